@@ -1,0 +1,40 @@
+// swift-tools-version:6.0
+// The Swift half of the `vectors` PostgreSQL extension and of the imgsearch tool.
+// The C half (everything that includes PostgreSQL headers) lives in CShims/ and
+// is built by the Makefile through PGXS; see docs/ARCHITECTURE.md.
+import PackageDescription
+
+/// Kernels compiled for a specific x86-64 micro-architecture level. The bodies
+/// are the `@inlinable` generics of `VectorKernels`; inlining them into a
+/// module built with `-target-cpu` is what makes the wider instructions appear.
+func kernelLevel(_ name: String, cpu: String) -> Target {
+    .target(
+        name: name,
+        dependencies: ["VectorKernels"],
+        swiftSettings: [.unsafeFlags(["-target-cpu", cpu])]
+    )
+}
+
+let package = Package(
+    name: "vectors",
+    products: [
+        // Linked with CShims/*.o and the static Swift runtime into vectors.so.
+        .library(name: "VectorsExtension", type: .static, targets: ["VectorsExtension"]),
+        .library(name: "VectorCore", targets: ["VectorCore"]),
+    ],
+    targets: [
+        .target(name: "CPUFeatures"),
+        .target(name: "VectorKernels"),
+        kernelLevel("VectorKernelsAVX2", cpu: "haswell"),
+        kernelLevel("VectorKernelsAVX512", cpu: "skylake-avx512"),
+        .target(
+            name: "VectorCore",
+            dependencies: ["VectorKernels", "VectorKernelsAVX2", "VectorKernelsAVX512", "CPUFeatures"]
+        ),
+        // The contract between Swift and the C shim: one header, no PostgreSQL types.
+        .systemLibrary(name: "CVectorsShim", path: "CShims/include"),
+        .target(name: "VectorsExtension", dependencies: ["VectorCore", "CVectorsShim"]),
+        .executableTarget(name: "vectors-bench-kernels", dependencies: ["VectorCore"], path: "bench/kernels"),
+        .testTarget(name: "VectorCoreTests", dependencies: ["VectorCore", "VectorKernels"]),
+    ]
+)

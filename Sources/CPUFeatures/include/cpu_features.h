@@ -1,0 +1,1 @@
+int vectors_cpu_placeholder(void);

@@ -1,0 +1,3 @@
+import Testing
+@testable import VectorCore
+@Test func placeholder() { #expect(1 == 1) }
