@@ -29,7 +29,7 @@ let package = Package(
         kernelLevel("VectorKernelsAVX512", cpu: "skylake-avx512"),
         .target(
             name: "VectorCore",
-            dependencies: ["VectorKernels", "VectorKernelsAVX2", "VectorKernelsAVX512", "CPUFeatures"]
+            dependencies: ["VectorKernels", "VectorKernelsAVX2", "VectorKernelsAVX512", "CPUFeatures", "CVectorsShim"]
         ),
         // The contract between Swift and the C shim: one header, no PostgreSQL types.
         .systemLibrary(name: "CVectorsShim", path: "CShims/include"),

@@ -1,0 +1,57 @@
+# Build of the `vectors` PostgreSQL extension.
+#
+#   make                  Swift (release, static) + C shim -> vectors.so
+#   make install          install module, control file and SQL through PGXS
+#   make demo             the README's first command: a throwaway server with real data
+#   make test             the README's second command: every test (what .ci/run calls)
+#   make bench-kernels    distance kernel throughput vs a scalar loop and numpy
+#   make PG_CONFIG=/path/to/pg_config ...   build against another PostgreSQL
+#
+# The Swift code is compiled by SwiftPM into a static library and linked into
+# vectors.so together with the static Swift runtime, so the installed module
+# does not depend on the Swift toolchain at run time (docs/ARCHITECTURE.md).
+
+PG_CONFIG ?= pg_config
+SWIFT ?= swift
+
+MODULE_big = vectors
+OBJS = CShims/vectors.o CShims/vector_io.o CShims/vector_ops.o
+MODULEDIR = extension
+DATA = sql/vectors.control $(wildcard sql/vectors--*.sql)
+PG_CPPFLAGS = -I$(CURDIR)/CShims -I$(CURDIR)/CShims/include
+# SQL regression tests: Tests/sql/NAME.sql against Tests/expected/NAME.out.
+REGRESS = vector_extension vector_type vector_input_errors vector_operators \
+	vector_ordering vector_casts vector_aggregates
+REGRESS_OPTS = --inputdir=Tests
+
+SWIFT_SCRATCH = $(CURDIR)/.build
+SWIFT_LIB = $(SWIFT_SCRATCH)/release/libVectorsExtension.a
+# The toolchain's static runtime, found from the `swift` on PATH.
+SWIFT_STATIC = $(shell dirname $$(dirname $$(readlink -f $$(command -v $(SWIFT)))))/lib/swift_static/linux
+SHLIB_LINK = $(SWIFT_LIB) $(SWIFT_STATIC)/x86_64/swiftrt.o \
+	$(SWIFT_STATIC)/libswiftCore.a $(SWIFT_STATIC)/libswiftSynchronization.a \
+	-Wl,--exclude-libs,ALL -Wl,-Bsymbolic -lstdc++ -lm -ldl -lpthread
+
+PGXS := $(shell $(PG_CONFIG) --pgxs)
+include $(PGXS)
+
+# SwiftPM is incremental, so asking it every time is cheap and always right.
+.PHONY: swift-lib
+swift-lib:
+	$(SWIFT) build -c release --product VectorsExtension --scratch-path $(SWIFT_SCRATCH)
+
+$(SWIFT_LIB): swift-lib
+$(shlib): $(SWIFT_LIB)
+
+.PHONY: demo test bench-kernels
+demo:
+	scripts/demo.sh
+test:
+	scripts/test.sh
+bench-kernels:
+	bench/run-kernels.sh
+
+clean: swift-clean
+.PHONY: swift-clean
+swift-clean:
+	rm -rf results regression.diffs regression.out
