@@ -2,20 +2,34 @@
 # The project's test command (README; .ci/run calls it): installs what is
 # missing, builds, runs the Swift unit tests and the SQL regression tests
 # against a throwaway PostgreSQL cluster that is always stopped afterwards.
+# Ends with one line "tests: N passed, M failed".
 set -euo pipefail
 cd "$(dirname "$0")/.."
-root=$(pwd)
 
 scripts/install-deps.sh
 
+logs=$(mktemp -d /tmp/vectors-test-logs.XXXXXX)
+swift_passed=0 swift_failed=0 sql_passed=0 sql_failed=0
+summary() {
+    echo "tests: $((swift_passed + sql_passed)) passed, $((swift_failed + sql_failed)) failed"
+}
+
 echo "== swift test"
-swift test 2>&1 | tail -n 40 | grep -v "passed after" || true
-# Re-run quietly for the exit status (the build is cached; the tail above
-# only keeps the log short).
-swift test >/dev/null 2>&1 || { swift test 2>&1 | grep -E "✘|error" | head -50; exit 1; }
+if swift test >"$logs/swift.log" 2>&1; then
+    status=0
+else
+    status=$?
+fi
+grep -E "^(✔|✘) Suite|^✘ Test .*(failed|recorded)|Test run with|error:" "$logs/swift.log" | head -n 60 || true
+swift_passed=$(grep -E "^✔ Test .* passed" "$logs/swift.log" | grep -vc "^✔ Test run" || true)
+swift_failed=$(grep -cE "^✘ Test .* failed" "$logs/swift.log" || true)
+if [ "$status" != 0 ] && [ "$swift_failed" = 0 ]; then
+    tail -n 40 "$logs/swift.log"   # a build failure: no test ran
+    swift_failed=1
+fi
 
 echo "== build and install the extension"
-make -s >/dev/null
+make -s >"$logs/make.log" 2>&1 || { tail -n 60 "$logs/make.log"; swift_failed=$((swift_failed + 1)); summary; exit 1; }
 sudo=""
 [ "$(id -u)" = 0 ] || sudo="sudo"
 $sudo make -s install >/dev/null
@@ -26,7 +40,13 @@ trap 'scripts/pgcluster.sh stop "$cluster"; rm -rf "$cluster"' EXIT
 scripts/pgcluster.sh start "$cluster" 54329
 eval "$(scripts/pgcluster.sh env "$cluster")"
 rm -rf results regression.diffs regression.out
-if ! make -s installcheck; then
-    [ -f regression.diffs ] && head -n 300 regression.diffs
-    exit 1
+make -s installcheck >"$logs/regress.log" 2>&1 || true
+grep -E "^(ok|not ok|test) " "$logs/regress.log" || cat "$logs/regress.log"
+sql_passed=$(grep -cE "^(ok|test) .* ok " "$logs/regress.log" || true)
+sql_failed=$(grep -cE "FAILED|failed \(ignored\)" "$logs/regress.log" || true)
+if [ -f regression.diffs ]; then
+    head -n 300 regression.diffs
 fi
+
+summary
+[ "$swift_failed" = 0 ] && [ "$sql_failed" = 0 ] && [ "$sql_passed" -gt 0 ]
