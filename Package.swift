@@ -31,10 +31,13 @@ let package = Package(
             name: "VectorCore",
             dependencies: ["VectorKernels", "VectorKernelsAVX2", "VectorKernelsAVX512", "CPUFeatures", "CVectorsShim"]
         ),
+        // Graph algorithms, generic over where the graph is stored.
+        .target(name: "HNSW", dependencies: ["VectorCore"]),
         // The contract between Swift and the C shim: one header, no PostgreSQL types.
         .systemLibrary(name: "CVectorsShim", path: "CShims/include"),
         .target(name: "VectorsExtension", dependencies: ["VectorCore", "CVectorsShim"]),
         .executableTarget(name: "vectors-bench-kernels", dependencies: ["VectorCore"], path: "bench/kernels"),
         .testTarget(name: "VectorCoreTests", dependencies: ["VectorCore", "VectorKernels"]),
+        .testTarget(name: "HNSWTests", dependencies: ["HNSW"]),
     ]
 )

@@ -1,0 +1,85 @@
+/// Insertion (Algorithm 1) and the neighbour-selection heuristic
+/// (Algorithm 4) over `GraphWriter`.
+extension GraphWriter {
+    /// Links `node`, already stored with its prepared `vector` and `level`
+    /// but no neighbours, into the graph.
+    public func insert(_ node: Node, vector: [Float], level: Int, parameters: HNSWParameters) throws {
+        try vector.withUnsafeBufferPointer { q in
+            let query = q.baseAddress!
+            guard let (entry, top) = try descend(query: query, toLevel: level) else {
+                try setEntryPoint(node, level: level)
+                return
+            }
+            var entries = [entry]
+            for layer in stride(from: min(level, top), through: 0, by: -1) {
+                var visited: Set<Node> = [node]
+                let found = try searchLayer(
+                    query: query, entries: entries, ef: parameters.efConstruction, level: layer, visited: &visited)
+                entries = found.items.sorted { $0.distance < $1.distance }
+                let chosen = try selectNeighbors(
+                    base: query, candidates: entries, limit: parameters.maxNeighbors(level: layer))
+                try setNeighbors(of: node, level: layer, to: chosen.map(\.node))
+                for neighbor in chosen {
+                    try link(neighbor.node, to: node, distance: neighbor.distance, level: layer, parameters: parameters)
+                }
+            }
+            if level > top { try setEntryPoint(node, level: level) }
+        }
+    }
+
+    /// Adds `newNode` to `node`'s neighbour list on `level`, shrinking the
+    /// list with the heuristic when it is full.
+    func link(_ node: Node, to newNode: Node, distance: Float, level: Int, parameters: HNSWParameters) throws {
+        var current = try neighbors(of: node, level: level)
+        if current.contains(newNode) { return }
+        let limit = parameters.maxNeighbors(level: level)
+        if current.count < limit {
+            current.append(newNode)
+            try setNeighbors(of: node, level: level, to: current)
+            return
+        }
+        let base = try vector(of: node)
+        try base.withUnsafeBufferPointer { b in
+            var candidates = [Candidate(distance: distance, node: newNode)]
+            for existing in current {
+                candidates.append(Candidate(distance: try visit(existing, query: b.baseAddress!).distance, node: existing))
+            }
+            candidates.sort { $0.distance < $1.distance }
+            let chosen = try selectNeighbors(base: b.baseAddress!, candidates: candidates, limit: limit)
+            try setNeighbors(of: node, level: level, to: chosen.map(\.node))
+        }
+    }
+
+    /// The heuristic of the HNSW paper: walk candidates nearest first and
+    /// keep one only if it is closer to the base than to every node kept so
+    /// far, which spreads links in different directions. If that leaves
+    /// room, the nearest discarded candidates fill it, so a node keeps as
+    /// many links as allowed (better connectivity after deletions).
+    /// `candidates` must be sorted nearest first.
+    func selectNeighbors(
+        base: UnsafePointer<Float>, candidates: [Candidate<Node>], limit: Int
+    ) throws -> [Candidate<Node>] {
+        if candidates.count <= limit { return candidates }
+        let distance = metric.function
+        var kept: [Candidate<Node>] = []
+        var keptVectors: [[Float]] = []
+        var discarded: [Candidate<Node>] = []
+        for candidate in candidates {
+            if kept.count == limit { break }
+            let v = try vector(of: candidate.node)
+            let diverse = v.withUnsafeBufferPointer { c in
+                keptVectors.allSatisfy { r in
+                    r.withUnsafeBufferPointer { distance(c.baseAddress!, $0.baseAddress!, dimensions) } > candidate.distance
+                }
+            }
+            if diverse {
+                kept.append(candidate)
+                keptVectors.append(v)
+            } else {
+                discarded.append(candidate)
+            }
+        }
+        for candidate in discarded where kept.count < limit { kept.append(candidate) }
+        return kept
+    }
+}

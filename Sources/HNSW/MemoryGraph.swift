@@ -1,0 +1,67 @@
+/// An HNSW graph held in memory: used to build an index before it is
+/// written to pages, and by the tests and benchmarks. Nodes are dense
+/// integers in insertion order.
+public final class MemoryGraph: GraphWriter {
+    public typealias Node = Int32
+
+    public let dimensions: Int
+    public let metric: Metric
+    public let parameters: HNSWParameters
+    /// Prepared vectors, `dimensions` floats per node.
+    public private(set) var vectors: [Float] = []
+    /// Per node: its neighbour lists, index 0 = layer 0.
+    public private(set) var links: [[[Int32]]] = []
+    /// Nodes marked deleted (traversed, never returned).
+    public var deleted: Set<Int32> = []
+    private var entry: (node: Int32, level: Int)?
+    private let distance: @Sendable (UnsafePointer<Float>, UnsafePointer<Float>, Int) -> Float
+
+    public init(dimensions: Int, metric: Metric, parameters: HNSWParameters) {
+        self.dimensions = dimensions
+        self.metric = metric
+        self.parameters = parameters
+        self.distance = metric.function
+    }
+
+    public var count: Int { links.count }
+
+    /// Stores a prepared vector with a level and links it into the graph.
+    @discardableResult
+    public func add(_ vector: [Float], level: Int) throws -> Int32 {
+        precondition(vector.count == dimensions)
+        let node = Int32(links.count)
+        vectors.append(contentsOf: vector)
+        links.append(Array(repeating: [], count: level + 1))
+        try insert(node, vector: vector, level: level, parameters: parameters)
+        return node
+    }
+
+    public func level(of node: Int32) -> Int { links[Int(node)].count - 1 }
+
+    public func entryPoint() -> (node: Int32, level: Int)? { entry }
+
+    public func visit(_ node: Int32, query: UnsafePointer<Float>) -> (distance: Float, live: Bool) {
+        let d = vectors.withUnsafeBufferPointer { distance(query, $0.baseAddress! + Int(node) * dimensions, dimensions) }
+        return (d, !deleted.contains(node))
+    }
+
+    public func neighbors(of node: Int32, level: Int) -> [Int32] {
+        let lists = links[Int(node)]
+        return level < lists.count ? lists[level] : []
+    }
+
+    public func checkInterrupts() {}
+
+    public func vector(of node: Int32) -> [Float] {
+        let start = Int(node) * dimensions
+        return Array(vectors[start..<start + dimensions])
+    }
+
+    public func setNeighbors(of node: Int32, level: Int, to neighbors: [Int32]) {
+        links[Int(node)][level] = neighbors
+    }
+
+    public func setEntryPoint(_ node: Int32, level: Int) {
+        entry = (node, level)
+    }
+}

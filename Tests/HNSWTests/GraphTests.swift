@@ -1,0 +1,137 @@
+import Testing
+@testable import HNSW
+
+struct SplitMix64: RandomNumberGenerator {
+    var state: UInt64
+    init(seed: UInt64) { state = seed }
+    mutating func next() -> UInt64 {
+        state &+= 0x9E37_79B9_7F4A_7C15
+        var z = state
+        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
+        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
+        return z ^ (z >> 31)
+    }
+}
+
+/// Points around random centres: harder for a graph than uniform noise,
+/// closer to real embeddings.
+func clusteredData(count: Int, dimensions: Int, seed: UInt64) -> [[Float]] {
+    var rng = SplitMix64(seed: seed)
+    let centres = (0..<20).map { _ in (0..<dimensions).map { _ in Float.random(in: -1...1, using: &rng) } }
+    return (0..<count).map { i in
+        centres[i % centres.count].map { $0 + Float.random(in: -0.3...0.3, using: &rng) }
+    }
+}
+
+func exactNearest(_ data: [[Float]], live: (Int) -> Bool, query: [Float], k: Int, metric: Metric) -> [Int] {
+    let distance = metric.function
+    var scored: [(Float, Int)] = []
+    for (i, v) in data.enumerated() where live(i) {
+        scored.append((v.withUnsafeBufferPointer { a in query.withUnsafeBufferPointer { distance($0.baseAddress!, a.baseAddress!, v.count) } }, i))
+    }
+    return scored.sorted { $0.0 < $1.0 }.prefix(k).map(\.1)
+}
+
+func buildGraph(_ data: [[Float]], metric: Metric, parameters: HNSWParameters, seed: UInt64) throws -> MemoryGraph {
+    let graph = MemoryGraph(dimensions: data[0].count, metric: metric, parameters: parameters)
+    var rng = SplitMix64(seed: seed)
+    for v in data {
+        try graph.add(metric.prepare(v)!, level: parameters.level(forUniform: Double.random(in: 0..<1, using: &rng).nextUp))
+    }
+    return graph
+}
+
+func recall(graph: MemoryGraph, data: [[Float]], queries: [[Float]], k: Int, ef: Int, live: (Int) -> Bool) throws -> Double {
+    var hits = 0
+    for q in queries {
+        let prepared = graph.metric.prepare(q)!
+        let truth = Set(exactNearest(data.map { graph.metric.prepare($0)! }, live: live, query: prepared, k: k, metric: graph.metric))
+        let found = try graph.search(query: prepared, ef: ef).prefix(k).map { Int($0.node) }
+        hits += found.filter(truth.contains).count
+    }
+    return Double(hits) / Double(queries.count * k)
+}
+
+@Suite struct HNSWGraph {
+    let parameters = HNSWParameters(m: 12, efConstruction: 64)
+
+    @Test(arguments: Metric.allCases)
+    func recallAgainstExactSearch(metric: Metric) throws {
+        let all = clusteredData(count: 3050, dimensions: 24, seed: 11)
+        let data = Array(all.prefix(3000)), queries = Array(all.suffix(50))
+        let graph = try buildGraph(data, metric: metric, parameters: parameters, seed: 5)
+        let r = try recall(graph: graph, data: data, queries: queries, k: 10, ef: 64, live: { _ in true })
+        #expect(r >= 0.97, "recall@10 \(r) for \(metric)")
+    }
+
+    @Test func resultsAreSortedAndBoundedByEf() throws {
+        let data = clusteredData(count: 500, dimensions: 8, seed: 3)
+        let graph = try buildGraph(data, metric: .l2, parameters: parameters, seed: 1)
+        let found = try graph.search(query: data[7], ef: 20)
+        #expect(found.count == 20)
+        #expect(found.first?.node == 7 && found.first?.distance == 0)
+        #expect(zip(found, found.dropFirst()).allSatisfy { $0.distance <= $1.distance })
+    }
+
+    @Test func neighbourListsRespectTheirLimits() throws {
+        let data = clusteredData(count: 1000, dimensions: 8, seed: 4)
+        let graph = try buildGraph(data, metric: .l2, parameters: parameters, seed: 2)
+        for node in 0..<Int32(graph.count) {
+            for level in 0...graph.level(of: node) {
+                let list = graph.neighbors(of: node, level: level)
+                #expect(list.count <= parameters.maxNeighbors(level: level))
+                #expect(!list.contains(node))
+                #expect(Set(list).count == list.count)
+            }
+        }
+    }
+
+    @Test func emptyAndSingleNodeGraphs() throws {
+        let graph = MemoryGraph(dimensions: 3, metric: .l2, parameters: parameters)
+        #expect(try graph.search(query: [0, 0, 0], ef: 10).isEmpty)
+        try graph.add([1, 2, 3], level: 2)
+        let found = try graph.search(query: [0, 0, 0], ef: 10)
+        #expect(found.map(\.node) == [0] && found[0].distance == 14)
+    }
+
+    @Test func zeroVectorsHaveNoCosineForm() {
+        #expect(Metric.cosine.prepare([0, 0]) == nil)
+        #expect(Metric.l2.prepare([0, 0]) == [0, 0])
+        #expect(Metric.cosine.prepare([3, 4]) == [0.6, 0.8])
+    }
+
+    /// Deleting half the nodes and repairing keeps recall over the rest.
+    @Test func repairAfterDeletingHalf() throws {
+        let all = clusteredData(count: 3050, dimensions: 16, seed: 21)
+        let data = Array(all.prefix(3000)), queries = Array(all.suffix(50))
+        let graph = try buildGraph(data, metric: .l2, parameters: parameters, seed: 8)
+        var coin = SplitMix64(seed: 1234)
+        for node in 0..<Int32(graph.count) where coin.next() % 2 == 0 { graph.deleted.insert(node) }
+        let deletedSet = graph.deleted
+        var repaired = 0
+        for node in 0..<Int32(graph.count) where !graph.deleted.contains(node) {
+            if try graph.repairNeighbors(of: node, parameters: parameters, isDeleted: { graph.deleted.contains($0) }) {
+                repaired += 1
+            }
+        }
+        #expect(repaired > 0)
+        // After repair no live node links to a deleted one.
+        for node in 0..<Int32(graph.count) where !graph.deleted.contains(node) {
+            for level in 0...graph.level(of: node) {
+                #expect(graph.neighbors(of: node, level: level).allSatisfy { !graph.deleted.contains($0) })
+            }
+        }
+        let r = try recall(graph: graph, data: data, queries: queries, k: 10, ef: 64, live: { !deletedSet.contains(Int32($0)) })
+        #expect(r >= 0.95, "recall@10 after repair \(r)")
+    }
+
+    @Test func levelsFollowTheGeometricDistribution() {
+        var rng = SplitMix64(seed: 9)
+        let p = HNSWParameters(m: 16, efConstruction: 10)
+        var counts = [Int](repeating: 0, count: 20)
+        for _ in 0..<100_000 { counts[p.level(forUniform: Double.random(in: 0..<1, using: &rng).nextUp)] += 1 }
+        // P(level >= 1) = 1/16.
+        #expect(abs(Double(100_000 - counts[0]) / 100_000 - 1.0 / 16) < 0.005)
+        #expect(p.level(forUniform: .leastNonzeroMagnitude) == HNSWParameters.maxLevel)
+    }
+}
