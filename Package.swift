@@ -32,10 +32,10 @@ let package = Package(
             dependencies: ["VectorKernels", "VectorKernelsAVX2", "VectorKernelsAVX512", "CPUFeatures", "CVectorsShim"]
         ),
         // Graph algorithms, generic over where the graph is stored.
-        .target(name: "HNSW", dependencies: ["VectorCore"]),
+        .target(name: "HNSW", dependencies: ["VectorCore", "CVectorsShim"]),
         // The contract between Swift and the C shim: one header, no PostgreSQL types.
         .systemLibrary(name: "CVectorsShim", path: "CShims/include"),
-        .target(name: "VectorsExtension", dependencies: ["VectorCore", "CVectorsShim"]),
+        .target(name: "VectorsExtension", dependencies: ["VectorCore", "HNSW", "CVectorsShim"]),
         .executableTarget(name: "vectors-bench-kernels", dependencies: ["VectorCore"], path: "bench/kernels"),
         .testTarget(name: "VectorCoreTests", dependencies: ["VectorCore", "VectorKernels"]),
         .testTarget(name: "HNSWTests", dependencies: ["HNSW"]),

@@ -12,4 +12,18 @@
  * int32 varlena header, uint16 dimensions, uint16 reserved (zero). */
 #define VECTORS_HEADER_BYTES 8
 
+/* Index options: defaults and accepted ranges (documented in README.md). */
+#define VECTORS_HNSW_DEFAULT_M				16
+#define VECTORS_HNSW_MIN_M					2
+#define VECTORS_HNSW_MAX_M					100
+#define VECTORS_HNSW_DEFAULT_EF_CONSTRUCTION 100
+#define VECTORS_HNSW_MIN_EF_CONSTRUCTION	4
+#define VECTORS_HNSW_MAX_EF_CONSTRUCTION	2000
+/* vectors.hnsw_ef_search */
+#define VECTORS_HNSW_DEFAULT_EF_SEARCH		100
+#define VECTORS_HNSW_MIN_EF_SEARCH			1
+#define VECTORS_HNSW_MAX_EF_SEARCH			65535
+/* The highest level a graph node can get. */
+#define VECTORS_HNSW_MAX_LEVEL				15
+
 #endif

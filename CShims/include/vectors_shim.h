@@ -27,7 +27,9 @@ typedef enum VectorsStatus
 	VECTORS_OK = 0,
 	VECTORS_ERROR_SYNTAX = 1,		/* SQLSTATE 22P02 invalid_text_representation */
 	VECTORS_ERROR_OUT_OF_RANGE = 2, /* SQLSTATE 22003 numeric_value_out_of_range */
-	VECTORS_ERROR_OUT_OF_MEMORY = 3 /* SQLSTATE 53200 out_of_memory */
+	VECTORS_ERROR_OUT_OF_MEMORY = 3,	/* SQLSTATE 53200 out_of_memory */
+	VECTORS_ERROR_POSTGRES = 4	/* a PostgreSQL ERROR, saved by the shim; the C
+								 * caller re-throws it after Swift returned */
 } VectorsStatus;
 
 #define VECTORS_ERROR_TEXT 512
@@ -97,5 +99,111 @@ uint64_t	vectors_hash(const float *a, int32_t dimensions, uint64_t seed);
 
 /* Which kernel family is in use ("baseline", "avx2", "avx512"); static string. */
 const char *vectors_kernel_name(void);
+
+/* ---- HNSW index ---------------------------------------------------------- */
+
+/* Distance metrics of the index operator classes (smaller is closer). */
+typedef enum VectorsMetric
+{
+	VECTORS_METRIC_L2 = 0,		/* <->, squared Euclidean */
+	VECTORS_METRIC_DOT = 1,		/* <#>, negative inner product */
+	VECTORS_METRIC_COSINE = 2	/* <=>, stored as unit vectors, 1 - a.b */
+} VectorsMetric;
+
+/* A graph node: (block << 16) | offset of its element tuple. 0 is never a
+ * node (block 0 is the metapage) and means "none". */
+typedef uint64_t VectorsNode;
+
+/* What Swift needs to know about an index. */
+typedef struct VectorsIndexInfo
+{
+	int32_t		dimensions;
+	int32_t		metric;			/* VectorsMetric */
+	int32_t		m;
+	int32_t		ef_construction;
+} VectorsIndexInfo;
+
+/* The shim's per-operation state (relation, saved error); opaque to Swift. */
+typedef struct VectorsIndexHandle VectorsIndexHandle;
+
+/*
+ * Page storage: implemented in C, called by Swift's graph code. Each runs
+ * its PostgreSQL work under PG_TRY; on an ERROR it saves the error in the
+ * handle and returns VECTORS_ERROR_POSTGRES, and Swift unwinds without
+ * calling the shim again.
+ */
+VectorsStatus vectors_page_entry(VectorsIndexHandle *handle, VectorsNode *node, int32_t *level);
+VectorsStatus vectors_page_visit(VectorsIndexHandle *handle, VectorsNode node, const float *query,
+								 float *distance, bool *live, uint64_t *heap_tid);
+VectorsStatus vectors_page_level(VectorsIndexHandle *handle, VectorsNode node, int32_t *level);
+VectorsStatus vectors_page_vector(VectorsIndexHandle *handle, VectorsNode node, float *out);
+VectorsStatus vectors_page_neighbors(VectorsIndexHandle *handle, VectorsNode node, int32_t level,
+									 VectorsNode *out, int32_t capacity, int32_t *count);
+VectorsStatus vectors_page_set_neighbors(VectorsIndexHandle *handle, VectorsNode node, int32_t level,
+										 const VectorsNode *neighbors, int32_t count);
+VectorsStatus vectors_page_set_entry(VectorsIndexHandle *handle, VectorsNode node, int32_t level);
+VectorsStatus vectors_page_check_interrupts(VectorsIndexHandle *handle);
+
+/* Graph algorithms: implemented in Swift, called by the shim. */
+
+/* Writes the stored form of a vector (unit length for cosine) to `out`.
+ * Returns false for a zero vector under cosine (it has no direction). */
+bool		vectors_prepare(int32_t metric, const float *vector, int32_t dimensions, float *out);
+
+/* Distance between two prepared vectors under `metric`. */
+float		vectors_distance(int32_t metric, const float *a, const float *b, int32_t dimensions);
+
+/* A random HNSW level for a new node (geometric, P(level >= l) = m^-l). */
+int32_t		vectors_random_level(int32_t m);
+
+/*
+ * Parses index options in pgvecto.rs's TOML form:
+ *     [indexing.hnsw]
+ *     m = 16
+ *     ef_construction = 300
+ * Keys present are stored in *m / *ef_construction (others untouched);
+ * unknown tables or keys and out-of-range values are errors.
+ */
+VectorsStatus vectors_parse_index_options(const char *text, int32_t *m, int32_t *ef_construction,
+										  VectorsError *error);
+
+/* Links `node`, already stored with empty neighbour lists, into the graph. */
+VectorsStatus vectors_hnsw_insert(VectorsIndexHandle *handle, const VectorsIndexInfo *info,
+								  VectorsNode node, const float *vector, int32_t level,
+								  VectorsError *error);
+
+/* Up to `ef` nearest live nodes to a prepared query, nearest first; the
+ * arrays hold `ef` entries. */
+VectorsStatus vectors_hnsw_search(VectorsIndexHandle *handle, const VectorsIndexInfo *info,
+								  const float *query, int32_t ef, uint64_t *heap_tids,
+								  float *distances, int32_t *count, VectorsError *error);
+
+/* Rebuilds the neighbour lists of `node` that point at deleted nodes. */
+VectorsStatus vectors_hnsw_repair(VectorsIndexHandle *handle, const VectorsIndexInfo *info,
+								  VectorsNode node, bool (*is_deleted) (void *context, VectorsNode node),
+								  void *context, bool *changed, VectorsError *error);
+
+/*
+ * In-memory build. A builder is a Swift object; C must release it with
+ * vectors_build_free, also when the build fails (memory-context callback).
+ * Nodes are numbered 0..count-1 in the order they were added.
+ */
+typedef struct VectorsBuilder VectorsBuilder;
+
+VectorsBuilder *vectors_build_new(const VectorsIndexInfo *info);
+void		vectors_build_free(VectorsBuilder *builder);
+/* Adds a prepared vector; returns false if it was not added (out of memory). */
+bool		vectors_build_add(VectorsBuilder *builder, const float *vector, uint64_t heap_tid);
+/* Links every added vector into the graph (pure computation); polls `interrupted`. */
+VectorsStatus vectors_build_link(VectorsBuilder *builder, bool (*interrupted) (void), VectorsError *error);
+size_t		vectors_build_memory(const VectorsBuilder *builder);
+int64_t		vectors_build_count(const VectorsBuilder *builder);
+int32_t		vectors_build_level(const VectorsBuilder *builder, int64_t node);
+uint64_t	vectors_build_heap_tid(const VectorsBuilder *builder, int64_t node);
+const float *vectors_build_vector(const VectorsBuilder *builder, int64_t node);
+/* Copies node's neighbours on `level` (node numbers) into `out` (capacity 2m); returns the count. */
+int32_t		vectors_build_neighbors(const VectorsBuilder *builder, int64_t node, int32_t level, int64_t *out);
+/* The entry node (or -1 when empty) and its level. */
+int64_t		vectors_build_entry(const VectorsBuilder *builder, int32_t *level);
 
 #endif							/* VECTORS_SHIM_H */

@@ -28,12 +28,30 @@ public final class MemoryGraph: GraphWriter {
     /// Stores a prepared vector with a level and links it into the graph.
     @discardableResult
     public func add(_ vector: [Float], level: Int) throws -> Int32 {
+        let node = append(vector, level: level)
+        try link(node)
+        return node
+    }
+
+    /// Stores a prepared vector without linking it (see `link`).
+    @discardableResult
+    public func append<C: Collection>(_ vector: C, level: Int) -> Int32 where C.Element == Float {
         precondition(vector.count == dimensions)
         let node = Int32(links.count)
         vectors.append(contentsOf: vector)
         links.append(Array(repeating: [], count: level + 1))
-        try insert(node, vector: vector, level: level, parameters: parameters)
         return node
+    }
+
+    /// Links an appended node into the graph.
+    public func link(_ node: Int32) throws {
+        try insert(node, vector: vector(of: node), level: level(of: node), parameters: parameters)
+    }
+
+    /// Approximate bytes held: vectors, neighbour lists and array overhead.
+    public var memoryUsage: Int {
+        let perNode = dimensions * 4 + parameters.maxNeighbors(level: 0) * 4 + 96
+        return links.count * perNode + links.count / parameters.m * (parameters.m * 4 + 48)
     }
 
     public func level(of node: Int32) -> Int { links[Int(node)].count - 1 }

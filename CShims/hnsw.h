@@ -1,0 +1,196 @@
+/*
+ * hnsw.h: the `vectors` index access method's page layout and the helpers
+ * shared by its phases (hnsw_build.c, hnsw_insert.c, hnsw_scan.c,
+ * hnsw_vacuum.c, hnsw_pages.c, hnsw_am.c).
+ *
+ * Layout. Block 0 is the metapage. Every other block is an ordinary slotted
+ * page holding two kinds of tuples:
+ *
+ *   element: tag, level, flags, heap TID, layer-0 neighbour count, the TID
+ *            of its upper tuple, the stored vector, 2*m layer-0 neighbour
+ *            slots. Fixed size for a given index.
+ *   upper:   tag, level count, for each layer 1..level its neighbour count
+ *            and m slots. Only nodes with level >= 1 (about 1/m of them).
+ *
+ * A node is identified by its element's (block, offset); line pointers are
+ * never moved (PageIndexTupleDeleteNoCompact), so node IDs stay valid until
+ * VACUUM frees the element. Every read checks the tag, so a stale ID (freed,
+ * then reused for another tuple) is recognised and skipped.
+ *
+ * Every page change after the initial build goes through GenericXLog; the
+ * build writes its pages and then WAL-logs them with log_newpage_range.
+ */
+#ifndef VECTORS_HNSW_H
+#define VECTORS_HNSW_H
+
+#include "postgres.h"
+
+#include "access/amapi.h"
+#include "access/generic_xlog.h"
+#include "storage/bufmgr.h"
+#include "utils/relcache.h"
+
+#include "vector.h"
+
+#define HNSW_MAGIC				0x56534E57	/* "VSNW" */
+#define HNSW_VERSION			1
+#define HNSW_METAPAGE_BLKNO		0
+/* Heavyweight lock (on the metapage's number) serializing graph writers. */
+#define HNSW_WRITE_LOCK			HNSW_METAPAGE_BLKNO
+
+/* The option defaults and ranges are in vectors_limits.h (shared with Swift). */
+#define HNSW_MAX_LEVEL			VECTORS_HNSW_MAX_LEVEL
+
+#define HNSW_TAG_ELEMENT		0x45	/* 'E' */
+#define HNSW_TAG_UPPER			0x55	/* 'U' */
+
+#define HNSW_ELEMENT_DELETED	0x01	/* heap row gone; still linked, never returned */
+
+typedef struct HnswMetaPageData
+{
+	uint32		magic;
+	uint32		version;
+	uint32		dimensions;
+	uint16		m;
+	uint16		ef_construction;
+	uint8		metric;			/* VectorsMetric */
+	uint8		entry_level;
+	uint16		reserved;
+	BlockNumber entry_block;	/* InvalidBlockNumber: empty graph */
+	OffsetNumber entry_offset;
+	BlockNumber last_block;		/* where inserts append when the FSM has nothing */
+	uint32		element_size;	/* MAXALIGNed bytes of one element tuple */
+} HnswMetaPageData;
+
+typedef HnswMetaPageData *HnswMetaPage;
+
+#define HnswPageGetMeta(page)	((HnswMetaPage) PageGetContents(page))
+
+/* Element tuple header; the vector follows, then the layer-0 slots. */
+typedef struct HnswElementHeader
+{
+	uint8		tag;			/* HNSW_TAG_ELEMENT */
+	uint8		level;
+	uint8		flags;
+	uint8		reserved;
+	uint16		count0;			/* used layer-0 slots */
+	ItemPointerData heap_tid;
+	ItemPointerData upper_tid;	/* invalid when level == 0 */
+} HnswElementHeader;
+
+typedef struct HnswUpperHeader
+{
+	uint8		tag;			/* HNSW_TAG_UPPER */
+	uint8		levels;			/* layers 1..levels follow */
+	uint16		counts[FLEXIBLE_ARRAY_MEMBER];	/* then ItemPointerData slots[levels][m] */
+} HnswUpperHeader;
+
+#define HNSW_ELEMENT_VECTOR_OFFSET	MAXALIGN(sizeof(HnswElementHeader))
+#define HnswElementVector(e)	((float *) ((char *) (e) + HNSW_ELEMENT_VECTOR_OFFSET))
+#define HnswElementSlots(e, dims) \
+	((ItemPointerData *) ((char *) (e) + HNSW_ELEMENT_VECTOR_OFFSET + sizeof(float) * (dims)))
+#define HnswElementSize(dims, m) \
+	MAXALIGN(HNSW_ELEMENT_VECTOR_OFFSET + sizeof(float) * (dims) + sizeof(ItemPointerData) * 2 * (m))
+#define HnswUpperSlotsOffset(levels)	MAXALIGN(offsetof(HnswUpperHeader, counts) + sizeof(uint16) * (levels))
+#define HnswUpperSlots(u) \
+	((ItemPointerData *) ((char *) (u) + HnswUpperSlotsOffset((u)->levels)))
+#define HnswUpperSize(levels, m) \
+	MAXALIGN(HnswUpperSlotsOffset(levels) + sizeof(ItemPointerData) * (levels) * (m))
+/* The largest tuple a page takes (one tuple on an otherwise empty page). */
+#define HNSW_MAX_TUPLE_SIZE \
+	(BLCKSZ - MAXALIGN(SizeOfPageHeaderData + sizeof(ItemIdData)) - MAXALIGN(sizeof(HnswPageOpaqueData)))
+
+typedef struct HnswPageOpaqueData
+{
+	uint16		flags;
+	uint16		page_id;		/* HNSW_PAGE_ID, for pg_filedump and friends */
+} HnswPageOpaqueData;
+
+#define HNSW_PAGE_ID			0xFF91
+#define HNSW_PAGE_META			0x0001
+
+/* Node IDs as Swift sees them. */
+static inline VectorsNode
+hnsw_node(BlockNumber block, OffsetNumber offset)
+{
+	return ((uint64) block << 16) | offset;
+}
+static inline BlockNumber
+hnsw_node_block(VectorsNode node)
+{
+	return (BlockNumber) (node >> 16);
+}
+static inline OffsetNumber
+hnsw_node_offset(VectorsNode node)
+{
+	return (OffsetNumber) (node & 0xFFFF);
+}
+static inline uint64
+hnsw_tid_to_u64(ItemPointer tid)
+{
+	return hnsw_node(ItemPointerGetBlockNumberNoCheck(tid), ItemPointerGetOffsetNumberNoCheck(tid));
+}
+static inline void
+hnsw_u64_to_tid(uint64 value, ItemPointer tid)
+{
+	ItemPointerSet(tid, hnsw_node_block(value), hnsw_node_offset(value));
+}
+
+/* Index options as stored in rd_options. */
+typedef struct HnswOptions
+{
+	int32		vl_len_;
+	int			m;
+	int			ef_construction;
+	int			options_offset;	/* the pgvecto.rs-style TOML string, or 0 */
+} HnswOptions;
+
+/* The C side of VectorsIndexHandle (opaque to Swift). */
+struct VectorsIndexHandle
+{
+	Relation	index;
+	VectorsIndexInfo info;
+	ErrorData  *error;			/* set when a page function caught an ERROR */
+};
+
+/* vectors.search_mode */
+#define VECTORS_SEARCH_BASIC	0
+#define VECTORS_SEARCH_VBASE	1
+
+/* Build subphases reported in pg_stat_progress_create_index. */
+#define VECTORS_BUILD_PHASE_LOAD	2
+#define VECTORS_BUILD_PHASE_LINK	3
+#define VECTORS_BUILD_PHASE_WRITE	4
+#define VECTORS_BUILD_PHASE_INSERT	5
+
+/* hnsw_am.c */
+extern int	vectors_ef_search;
+extern int	vectors_search_mode;
+extern void hnsw_init(void);
+extern void hnsw_read_options(Relation index, int *m, int *ef_construction);
+
+/* hnsw_pages.c */
+extern void hnsw_handle_init(VectorsIndexHandle *handle, Relation index);
+extern void hnsw_check_status(VectorsIndexHandle *handle, VectorsStatus status, const VectorsError *error);
+extern VectorsMetric hnsw_metric(Relation index);
+extern void hnsw_init_page(Page page, uint16 flags);
+extern void hnsw_write_metapage(Relation index, ForkNumber fork, VectorsIndexInfo *info, bool logged);
+extern void hnsw_read_metapage(Relation index, HnswMetaPageData *meta);
+extern VectorsNode hnsw_add_element(VectorsIndexHandle *handle, const float *vector, int level, ItemPointer heap_tid);
+
+/* hnsw_build.c, hnsw_insert.c, hnsw_scan.c, hnsw_vacuum.c */
+extern IndexBuildResult *hnsw_build(Relation heap, Relation index, IndexInfo *info);
+extern void hnsw_build_empty(Relation index);
+extern bool hnsw_insert(Relation index, Datum *values, bool *isnull, ItemPointer heap_tid,
+						Relation heap, IndexUniqueCheck check_unique, bool index_unchanged,
+						IndexInfo *info);
+extern void hnsw_insert_vector(VectorsIndexHandle *handle, Vector *vector, ItemPointer heap_tid);
+extern IndexScanDesc hnsw_begin_scan(Relation index, int nkeys, int norderbys);
+extern void hnsw_rescan(IndexScanDesc scan, ScanKey keys, int nkeys, ScanKey orderbys, int norderbys);
+extern bool hnsw_get_tuple(IndexScanDesc scan, ScanDirection direction);
+extern void hnsw_end_scan(IndexScanDesc scan);
+extern IndexBulkDeleteResult *hnsw_bulk_delete(IndexVacuumInfo *info, IndexBulkDeleteResult *stats,
+											   IndexBulkDeleteCallback callback, void *state);
+extern IndexBulkDeleteResult *hnsw_vacuum_cleanup(IndexVacuumInfo *info, IndexBulkDeleteResult *stats);
+
+#endif

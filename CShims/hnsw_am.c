@@ -1,0 +1,312 @@
+/*
+ * hnsw_am.c: the `vectors` index access method's handler, options,
+ * settings (GUCs), planner cost estimate and operator class validation.
+ */
+#include "postgres.h"
+
+#include <math.h>
+
+#include "access/amvalidate.h"
+#include "access/reloptions.h"
+#include "catalog/pg_amop.h"
+#include "catalog/pg_amproc.h"
+#include "catalog/pg_opclass.h"
+#include "commands/progress.h"
+#include "commands/vacuum.h"
+#include "optimizer/paths.h"
+#include "utils/guc.h"
+#include "utils/lsyscache.h"
+#include "utils/rel.h"
+#include "utils/selfuncs.h"
+#include "utils/syscache.h"
+
+#include "hnsw.h"
+
+int			vectors_ef_search = VECTORS_HNSW_DEFAULT_EF_SEARCH;
+int			vectors_search_mode;
+
+static relopt_kind hnsw_relopt_kind;
+
+static const struct config_enum_entry search_modes[] = {
+	{"basic", VECTORS_SEARCH_BASIC, false},
+	{"vbase", VECTORS_SEARCH_VBASE, false},
+	{NULL, 0, false}
+};
+
+/* Rejects a bad `options` string when the index is created or altered. */
+static void
+validate_options_string(const char *value)
+{
+	int32_t		m = VECTORS_HNSW_DEFAULT_M;
+	int32_t		ef_construction = VECTORS_HNSW_DEFAULT_EF_CONSTRUCTION;
+	VectorsError error;
+	VectorsStatus status;
+
+	if (value == NULL)
+		return;
+	status = vectors_parse_index_options(value, &m, &ef_construction, &error);
+	if (status != VECTORS_OK)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg_internal("%s", error.message),
+				 error.detail[0] ? errdetail_internal("%s", error.detail) : 0));
+}
+
+void
+hnsw_init(void)
+{
+	hnsw_relopt_kind = add_reloption_kind();
+	add_int_reloption(hnsw_relopt_kind, "m", "Neighbours per graph node (layer 0 keeps twice as many)",
+					  VECTORS_HNSW_DEFAULT_M, VECTORS_HNSW_MIN_M, VECTORS_HNSW_MAX_M, AccessExclusiveLock);
+	add_int_reloption(hnsw_relopt_kind, "ef_construction", "Search breadth while building the graph",
+					  VECTORS_HNSW_DEFAULT_EF_CONSTRUCTION, VECTORS_HNSW_MIN_EF_CONSTRUCTION,
+					  VECTORS_HNSW_MAX_EF_CONSTRUCTION, AccessExclusiveLock);
+	add_string_reloption(hnsw_relopt_kind, "options",
+						 "Index options in pgvecto.rs's TOML form ([indexing.hnsw] m, ef_construction)",
+						 NULL, validate_options_string, AccessExclusiveLock);
+
+	DefineCustomIntVariable("vectors.hnsw_ef_search",
+							"Search breadth of HNSW index scans (candidates kept per query).",
+							"In basic mode also the most rows one index scan returns.",
+							&vectors_ef_search, VECTORS_HNSW_DEFAULT_EF_SEARCH,
+							VECTORS_HNSW_MIN_EF_SEARCH, VECTORS_HNSW_MAX_EF_SEARCH,
+							PGC_USERSET, 0, NULL, NULL, NULL);
+	DefineCustomEnumVariable("vectors.search_mode",
+							 "How HNSW index scans produce rows: basic or vbase.",
+							 "basic returns at most vectors.hnsw_ef_search rows; vbase streams rows until the query stops asking.",
+							 &vectors_search_mode, VECTORS_SEARCH_VBASE, search_modes,
+							 PGC_USERSET, 0, NULL, NULL, NULL);
+#if PG_VERSION_NUM >= 150000
+	MarkGUCPrefixReserved("vectors");
+#else
+	EmitWarningsOnPlaceholders("vectors");
+#endif
+}
+
+static bytea *
+hnsw_options(Datum reloptions, bool validate)
+{
+	static const relopt_parse_elt table[] = {
+		{"m", RELOPT_TYPE_INT, offsetof(HnswOptions, m)},
+		{"ef_construction", RELOPT_TYPE_INT, offsetof(HnswOptions, ef_construction)},
+		{"options", RELOPT_TYPE_STRING, offsetof(HnswOptions, options_offset)},
+	};
+
+	return (bytea *) build_reloptions(reloptions, validate, hnsw_relopt_kind, sizeof(HnswOptions),
+									  table, lengthof(table));
+}
+
+/*
+ * The effective m and ef_construction of an index: plain reloptions, then
+ * the TOML `options` string. A key given both ways is an error, so the two
+ * spellings can never silently disagree.
+ */
+void
+hnsw_read_options(Relation index, int *m, int *ef_construction)
+{
+	HnswOptions *options = (HnswOptions *) index->rd_options;
+
+	*m = VECTORS_HNSW_DEFAULT_M;
+	*ef_construction = VECTORS_HNSW_DEFAULT_EF_CONSTRUCTION;
+	if (options == NULL)
+		return;
+	*m = options->m;
+	*ef_construction = options->ef_construction;
+	if (options->options_offset != 0)
+	{
+		const char *text = (const char *) options + options->options_offset;
+		int32_t		toml_m = -1;
+		int32_t		toml_ef = -1;
+		VectorsError error;
+		VectorsStatus status = vectors_parse_index_options(text, &toml_m, &toml_ef, &error);
+
+		if (status != VECTORS_OK)
+			vectors_raise(status, &error);
+		if (toml_m != -1)
+		{
+			if (*m != VECTORS_HNSW_DEFAULT_M && *m != toml_m)
+				ereport(ERROR,
+						(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+						 errmsg("index option m is given twice: m = %d and options m = %d", *m, toml_m)));
+			*m = toml_m;
+		}
+		if (toml_ef != -1)
+		{
+			if (*ef_construction != VECTORS_HNSW_DEFAULT_EF_CONSTRUCTION && *ef_construction != toml_ef)
+				ereport(ERROR,
+						(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+						 errmsg("index option ef_construction is given twice: ef_construction = %d and options ef_construction = %d",
+								*ef_construction, toml_ef)));
+			*ef_construction = toml_ef;
+		}
+	}
+}
+
+/*
+ * The index can only produce rows in distance order, so without an ORDER BY
+ * on its operator it is useless: infinite cost. Otherwise the search visits
+ * roughly ef_search * m nodes, wherever the table is large; the whole cost
+ * is paid before the first row comes out (startup = total).
+ */
+static void
+hnsw_cost_estimate(PlannerInfo *root, IndexPath *path, double loop_count, Cost *startup_cost,
+				   Cost *total_cost, Selectivity *selectivity, double *correlation, double *pages)
+{
+	GenericCosts costs;
+	double		tuples = path->indexinfo->tuples;
+	int			m = VECTORS_HNSW_DEFAULT_M;
+	int			ef_construction;
+
+	if (path->indexorderbys == NIL)
+	{
+		*startup_cost = get_float8_infinity();
+		*total_cost = get_float8_infinity();
+		*selectivity = 0;
+		*correlation = 0;
+		*pages = 0;
+		return;
+	}
+	if (path->indexinfo->opclassoptions == NULL)
+	{
+		Relation	index = index_open(path->indexinfo->indexoid, NoLock);
+
+		hnsw_read_options(index, &m, &ef_construction);
+		index_close(index, NoLock);
+	}
+
+	MemSet(&costs, 0, sizeof(costs));
+	costs.numIndexTuples = Min(Max(tuples, 1.0), (double) vectors_ef_search * m);
+	genericcostestimate(root, path, loop_count, &costs);
+	*startup_cost = costs.indexTotalCost;
+	*total_cost = costs.indexTotalCost;
+	*selectivity = costs.indexSelectivity;
+	*correlation = 0;
+	*pages = costs.numIndexPages;
+}
+
+static char *
+hnsw_build_phase_name(int64 phase)
+{
+	switch (phase)
+	{
+		case PROGRESS_CREATEIDX_SUBPHASE_INITIALIZE:
+			return "initializing";
+		case VECTORS_BUILD_PHASE_LOAD:
+			return "loading tuples";
+		case VECTORS_BUILD_PHASE_LINK:
+			return "building graph in memory";
+		case VECTORS_BUILD_PHASE_WRITE:
+			return "writing pages";
+		case VECTORS_BUILD_PHASE_INSERT:
+			return "inserting on disk";
+		default:
+			return NULL;
+	}
+}
+
+/*
+ * Checks an operator class: one ORDER BY operator (strategy 1) returning
+ * real over (vector, vector), and support function 1, a distance function
+ * over (vector, vector).
+ */
+static bool
+hnsw_validate(Oid opclassoid)
+{
+	bool		valid = true;
+	HeapTuple	classtup = SearchSysCache1(CLAOID, ObjectIdGetDatum(opclassoid));
+	Form_pg_opclass classform;
+	CatCList   *procs;
+	CatCList   *operators;
+
+	if (!HeapTupleIsValid(classtup))
+		elog(ERROR, "cache lookup failed for operator class %u", opclassoid);
+	classform = (Form_pg_opclass) GETSTRUCT(classtup);
+
+	procs = SearchSysCacheList1(AMPROCNUM, ObjectIdGetDatum(classform->opcfamily));
+	for (int i = 0; i < procs->n_members; i++)
+	{
+		Form_pg_amproc proc = (Form_pg_amproc) GETSTRUCT(&procs->members[i]->tuple);
+
+		if (proc->amprocnum != 1 ||
+			!check_amproc_signature(proc->amproc, FLOAT4OID, true, 2, 2, proc->amproclefttype,
+									proc->amprocrighttype))
+		{
+			ereport(INFO,
+					(errcode(ERRCODE_INVALID_OBJECT_DEFINITION),
+					 errmsg("vectors operator family %s has invalid support function %d",
+							NameStr(classform->opcname), proc->amprocnum)));
+			valid = false;
+		}
+	}
+	operators = SearchSysCacheList1(AMOPSTRATEGY, ObjectIdGetDatum(classform->opcfamily));
+	for (int i = 0; i < operators->n_members; i++)
+	{
+		Form_pg_amop op = (Form_pg_amop) GETSTRUCT(&operators->members[i]->tuple);
+
+		if (op->amopstrategy != 1 || op->amoppurpose != AMOP_ORDER ||
+			!check_amop_signature(op->amopopr, FLOAT4OID, op->amoplefttype, op->amoprighttype))
+		{
+			ereport(INFO,
+					(errcode(ERRCODE_INVALID_OBJECT_DEFINITION),
+					 errmsg("vectors operator family %s has invalid operator %s",
+							NameStr(classform->opcname), format_operator(op->amopopr))));
+			valid = false;
+		}
+	}
+	ReleaseCatCacheList(operators);
+	ReleaseCatCacheList(procs);
+	ReleaseSysCache(classtup);
+	return valid;
+}
+
+PG_FUNCTION_INFO_V1(vectors_amhandler);
+Datum
+vectors_amhandler(PG_FUNCTION_ARGS)
+{
+	IndexAmRoutine *am = makeNode(IndexAmRoutine);
+
+	am->amstrategies = 1;
+	am->amsupport = 1;
+	am->amoptsprocnum = 0;
+	am->amcanorder = false;
+	am->amcanorderbyop = true;
+	am->amcanbackward = false;
+	am->amcanunique = false;
+	am->amcanmulticol = false;
+	am->amoptionalkey = true;
+	am->amsearcharray = false;
+	am->amsearchnulls = false;
+	am->amstorage = false;
+	am->amclusterable = false;
+	am->ampredlocks = false;
+	am->amcanparallel = false;
+	am->amcaninclude = false;
+	am->amusemaintenanceworkmem = false;
+	am->amparallelvacuumoptions = VACUUM_OPTION_PARALLEL_BULKDEL;
+	am->amkeytype = InvalidOid;
+
+	am->ambuild = hnsw_build;
+	am->ambuildempty = hnsw_build_empty;
+	am->aminsert = hnsw_insert;
+	am->ambulkdelete = hnsw_bulk_delete;
+	am->amvacuumcleanup = hnsw_vacuum_cleanup;
+	am->amcanreturn = NULL;
+	am->amcostestimate = hnsw_cost_estimate;
+	am->amoptions = hnsw_options;
+	am->amproperty = NULL;
+	am->ambuildphasename = hnsw_build_phase_name;
+	am->amvalidate = hnsw_validate;
+	am->amadjustmembers = NULL;
+	am->ambeginscan = hnsw_begin_scan;
+	am->amrescan = hnsw_rescan;
+	am->amgettuple = hnsw_get_tuple;
+	am->amgetbitmap = NULL;
+	am->amendscan = hnsw_end_scan;
+	am->ammarkpos = NULL;
+	am->amrestrpos = NULL;
+	am->amestimateparallelscan = NULL;
+	am->aminitparallelscan = NULL;
+	am->amparallelrescan = NULL;
+
+	PG_RETURN_POINTER(am);
+}

@@ -1,0 +1,640 @@
+/*
+ * hnsw_pages.c: the graph's storage in PostgreSQL pages. The vectors_page_*
+ * functions are what Swift's PageGraph calls; each one guards its PostgreSQL
+ * work with PG_TRY so an ERROR becomes a status code (docs/ARCHITECTURE.md).
+ */
+#include "postgres.h"
+
+#include "access/genam.h"
+#include "access/generic_xlog.h"
+#include "access/htup_details.h"
+#include "catalog/pg_proc.h"
+#include "miscadmin.h"
+#include "storage/bufmgr.h"
+#include "storage/freespace.h"
+#include "storage/lmgr.h"
+#include "utils/builtins.h"
+#include "utils/rel.h"
+#include "utils/syscache.h"
+
+#include "hnsw.h"
+
+/* ---- handles and errors ---------------------------------------------------- */
+
+void
+hnsw_handle_init(VectorsIndexHandle *handle, Relation index)
+{
+	HnswMetaPageData meta;
+
+	hnsw_read_metapage(index, &meta);
+	handle->index = index;
+	handle->info.dimensions = (int32) meta.dimensions;
+	handle->info.metric = meta.metric;
+	handle->info.m = meta.m;
+	handle->info.ef_construction = meta.ef_construction;
+	handle->error = NULL;
+}
+
+/* Raises the error behind a failed Swift call: PostgreSQL's own (saved by a
+ * page function) or one Swift described. */
+void
+hnsw_check_status(VectorsIndexHandle *handle, VectorsStatus status, const VectorsError *error)
+{
+	if (status == VECTORS_OK)
+		return;
+	if (status == VECTORS_ERROR_POSTGRES && handle->error != NULL)
+	{
+		ErrorData  *saved = handle->error;
+
+		handle->error = NULL;
+		ReThrowError(saved);
+	}
+	if (status == VECTORS_ERROR_POSTGRES)
+		elog(ERROR, "vectors: graph operation failed without a saved error");
+	vectors_raise(status, error);
+}
+
+/* Runs `body` under PG_TRY; an ERROR is saved in the handle. */
+#define PAGE_GUARD(handle, body) \
+	do { \
+		MemoryContext guard_context = CurrentMemoryContext; \
+		PG_TRY(); \
+		{ \
+			body; \
+		} \
+		PG_CATCH(); \
+		{ \
+			MemoryContextSwitchTo(guard_context); \
+			(handle)->error = CopyErrorData(); \
+			FlushErrorState(); \
+			status = VECTORS_ERROR_POSTGRES; \
+		} \
+		PG_END_TRY(); \
+	} while (0)
+
+/* ---- operator class -> metric ------------------------------------------------ */
+
+/*
+ * The metric comes from the operator class's support function 1, recognised
+ * by its C symbol (prosrc), which a user cannot change by renaming it.
+ */
+VectorsMetric
+hnsw_metric(Relation index)
+{
+	Oid			procid = index_getprocid(index, 1, 1);
+	HeapTuple	tuple;
+	Datum		prosrc;
+	bool		isnull;
+	char	   *symbol;
+	VectorsMetric metric;
+
+	tuple = SearchSysCache1(PROCOID, ObjectIdGetDatum(procid));
+	if (!HeapTupleIsValid(tuple))
+		elog(ERROR, "cache lookup failed for function %u", procid);
+	prosrc = SysCacheGetAttr(PROCOID, tuple, Anum_pg_proc_prosrc, &isnull);
+	symbol = isnull ? pstrdup("") : TextDatumGetCString(prosrc);
+	ReleaseSysCache(tuple);
+
+	if (strcmp(symbol, "vector_l2_squared_distance") == 0)
+		metric = VECTORS_METRIC_L2;
+	else if (strcmp(symbol, "vector_negative_inner_product") == 0)
+		metric = VECTORS_METRIC_DOT;
+	else if (strcmp(symbol, "vector_cosine_distance_op") == 0)
+		metric = VECTORS_METRIC_COSINE;
+	else
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_OBJECT_DEFINITION),
+				 errmsg("operator class of index \"%s\" has an unknown distance function \"%s\"",
+						RelationGetRelationName(index), symbol)));
+	return metric;
+}
+
+/* ---- pages ------------------------------------------------------------------- */
+
+void
+hnsw_init_page(Page page, uint16 flags)
+{
+	HnswPageOpaqueData *opaque;
+
+	PageInit(page, BLCKSZ, sizeof(HnswPageOpaqueData));
+	opaque = (HnswPageOpaqueData *) PageGetSpecialPointer(page);
+	opaque->flags = flags;
+	opaque->page_id = HNSW_PAGE_ID;
+}
+
+static void
+fill_metapage(Page page, VectorsIndexInfo *info)
+{
+	HnswMetaPage meta;
+
+	hnsw_init_page(page, HNSW_PAGE_META);
+	meta = HnswPageGetMeta(page);
+	memset(meta, 0, sizeof(HnswMetaPageData));
+	meta->magic = HNSW_MAGIC;
+	meta->version = HNSW_VERSION;
+	meta->dimensions = info->dimensions;
+	meta->m = info->m;
+	meta->ef_construction = info->ef_construction;
+	meta->metric = info->metric;
+	meta->entry_block = InvalidBlockNumber;
+	meta->entry_offset = InvalidOffsetNumber;
+	meta->last_block = InvalidBlockNumber;
+	meta->element_size = HnswElementSize(info->dimensions, info->m);
+	((PageHeader) page)->pd_lower = ((char *) meta + sizeof(HnswMetaPageData)) - (char *) page;
+}
+
+/* Writes block 0 of `fork` (which must be empty). */
+void
+hnsw_write_metapage(Relation index, ForkNumber fork, VectorsIndexInfo *info, bool logged)
+{
+	Buffer		buffer = ReadBufferExtended(index, fork, P_NEW, RBM_NORMAL, NULL);
+	Page		page;
+
+	Assert(BufferGetBlockNumber(buffer) == HNSW_METAPAGE_BLKNO);
+	LockBuffer(buffer, BUFFER_LOCK_EXCLUSIVE);
+	if (logged)
+	{
+		GenericXLogState *state = GenericXLogStart(index);
+
+		page = GenericXLogRegisterBuffer(state, buffer, GENERIC_XLOG_FULL_IMAGE);
+		fill_metapage(page, info);
+		GenericXLogFinish(state);
+	}
+	else
+	{
+		page = BufferGetPage(buffer);
+		fill_metapage(page, info);
+		MarkBufferDirty(buffer);
+	}
+	UnlockReleaseBuffer(buffer);
+}
+
+void
+hnsw_read_metapage(Relation index, HnswMetaPageData *meta)
+{
+	Buffer		buffer = ReadBuffer(index, HNSW_METAPAGE_BLKNO);
+	HnswMetaPage stored;
+
+	LockBuffer(buffer, BUFFER_LOCK_SHARE);
+	stored = HnswPageGetMeta(BufferGetPage(buffer));
+	if (stored->magic != HNSW_MAGIC || stored->version != HNSW_VERSION)
+		ereport(ERROR,
+				(errcode(ERRCODE_INDEX_CORRUPTED),
+				 errmsg("index \"%s\" is not a vectors index of version %d",
+						RelationGetRelationName(index), HNSW_VERSION)));
+	*meta = *stored;
+	UnlockReleaseBuffer(buffer);
+}
+
+/* The element tuple at `node` on a locked page, or NULL when the slot no
+ * longer holds an element (freed by VACUUM, possibly reused). */
+static HnswElementHeader *
+element_on_page(Page page, VectorsNode node)
+{
+	OffsetNumber offset = hnsw_node_offset(node);
+	ItemId		item;
+	HnswElementHeader *element;
+
+	if (offset < FirstOffsetNumber || offset > PageGetMaxOffsetNumber(page))
+		return NULL;
+	item = PageGetItemId(page, offset);
+	if (!ItemIdIsNormal(item))
+		return NULL;
+	element = (HnswElementHeader *) PageGetItem(page, item);
+	return element->tag == HNSW_TAG_ELEMENT ? element : NULL;
+}
+
+static HnswUpperHeader *
+upper_on_page(Page page, ItemPointer tid)
+{
+	OffsetNumber offset = ItemPointerGetOffsetNumber(tid);
+	ItemId		item;
+	HnswUpperHeader *upper;
+
+	if (offset < FirstOffsetNumber || offset > PageGetMaxOffsetNumber(page))
+		return NULL;
+	item = PageGetItemId(page, offset);
+	if (!ItemIdIsNormal(item))
+		return NULL;
+	upper = (HnswUpperHeader *) PageGetItem(page, item);
+	return upper->tag == HNSW_TAG_UPPER ? upper : NULL;
+}
+
+static void
+check_node(VectorsIndexHandle *handle, VectorsNode node)
+{
+	/* A block past the end fails in ReadBuffer; only the metapage needs a check. */
+	if (hnsw_node_block(node) == HNSW_METAPAGE_BLKNO)
+		ereport(ERROR,
+				(errcode(ERRCODE_INDEX_CORRUPTED),
+				 errmsg("index \"%s\" links to a node on its metapage",
+						RelationGetRelationName(handle->index))));
+}
+
+/* ---- page functions called by Swift ---------------------------------------- */
+
+VectorsStatus
+vectors_page_entry(VectorsIndexHandle *handle, VectorsNode *node, int32_t *level)
+{
+	VectorsStatus status = VECTORS_OK;
+
+	PAGE_GUARD(handle, {
+		HnswMetaPageData meta;
+
+		hnsw_read_metapage(handle->index, &meta);
+		if (meta.entry_block == InvalidBlockNumber)
+		{
+			*node = 0;
+			*level = -1;
+		}
+		else
+		{
+			*node = hnsw_node(meta.entry_block, meta.entry_offset);
+			*level = meta.entry_level;
+		}
+	});
+	return status;
+}
+
+VectorsStatus
+vectors_page_visit(VectorsIndexHandle *handle, VectorsNode node, const float *query,
+				   float *distance, bool *live, uint64_t *heap_tid)
+{
+	VectorsStatus status = VECTORS_OK;
+
+	PAGE_GUARD(handle, {
+		Buffer		buffer;
+		HnswElementHeader *element;
+
+		check_node(handle, node);
+		buffer = ReadBuffer(handle->index, hnsw_node_block(node));
+		LockBuffer(buffer, BUFFER_LOCK_SHARE);
+		element = element_on_page(BufferGetPage(buffer), node);
+		if (element == NULL)
+		{
+			/* Freed since the link was read: unreachable and never returned. */
+			*distance = get_float4_infinity();
+			*live = false;
+			*heap_tid = 0;
+		}
+		else
+		{
+			*distance = vectors_distance(handle->info.metric, query, HnswElementVector(element),
+										 handle->info.dimensions);
+			*live = (element->flags & HNSW_ELEMENT_DELETED) == 0;
+			*heap_tid = hnsw_tid_to_u64(&element->heap_tid);
+		}
+		UnlockReleaseBuffer(buffer);
+	});
+	return status;
+}
+
+VectorsStatus
+vectors_page_level(VectorsIndexHandle *handle, VectorsNode node, int32_t *level)
+{
+	VectorsStatus status = VECTORS_OK;
+
+	PAGE_GUARD(handle, {
+		Buffer		buffer;
+		HnswElementHeader *element;
+
+		check_node(handle, node);
+		buffer = ReadBuffer(handle->index, hnsw_node_block(node));
+		LockBuffer(buffer, BUFFER_LOCK_SHARE);
+		element = element_on_page(BufferGetPage(buffer), node);
+		*level = element ? element->level : -1;
+		UnlockReleaseBuffer(buffer);
+	});
+	return status;
+}
+
+VectorsStatus
+vectors_page_vector(VectorsIndexHandle *handle, VectorsNode node, float *out)
+{
+	VectorsStatus status = VECTORS_OK;
+
+	PAGE_GUARD(handle, {
+		Buffer		buffer;
+		HnswElementHeader *element;
+
+		check_node(handle, node);
+		buffer = ReadBuffer(handle->index, hnsw_node_block(node));
+		LockBuffer(buffer, BUFFER_LOCK_SHARE);
+		element = element_on_page(BufferGetPage(buffer), node);
+		if (element)
+			memcpy(out, HnswElementVector(element), sizeof(float) * handle->info.dimensions);
+		else
+		{
+			/* A freed node is infinitely far from everything. */
+			for (int i = 0; i < handle->info.dimensions; i++)
+				out[i] = FLT_MAX;
+		}
+		UnlockReleaseBuffer(buffer);
+	});
+	return status;
+}
+
+/* Reads the upper tuple of `element` (on a page we hold locked) and copies
+ * the neighbours of `level` >= 1. */
+static int
+read_upper_neighbors(VectorsIndexHandle *handle, HnswElementHeader *element, int level,
+					 VectorsNode *out, int capacity)
+{
+	ItemPointerData upper_tid = element->upper_tid;
+	Buffer		buffer;
+	HnswUpperHeader *upper;
+	int			count = 0;
+
+	if (!ItemPointerIsValid(&upper_tid))
+		return 0;
+	buffer = ReadBuffer(handle->index, ItemPointerGetBlockNumber(&upper_tid));
+	LockBuffer(buffer, BUFFER_LOCK_SHARE);
+	upper = upper_on_page(BufferGetPage(buffer), &upper_tid);
+	if (upper && level <= upper->levels)
+	{
+		ItemPointerData *slots = HnswUpperSlots(upper) + (level - 1) * handle->info.m;
+
+		count = Min(upper->counts[level - 1], capacity);
+		for (int i = 0; i < count; i++)
+			out[i] = hnsw_tid_to_u64(&slots[i]);
+	}
+	UnlockReleaseBuffer(buffer);
+	return count;
+}
+
+VectorsStatus
+vectors_page_neighbors(VectorsIndexHandle *handle, VectorsNode node, int32_t level,
+					   VectorsNode *out, int32_t capacity, int32_t *count)
+{
+	VectorsStatus status = VECTORS_OK;
+
+	PAGE_GUARD(handle, {
+		Buffer		buffer;
+		HnswElementHeader *element;
+		HnswElementHeader copy;
+
+		check_node(handle, node);
+		buffer = ReadBuffer(handle->index, hnsw_node_block(node));
+		LockBuffer(buffer, BUFFER_LOCK_SHARE);
+		element = element_on_page(BufferGetPage(buffer), node);
+		*count = 0;
+		if (element != NULL && level == 0)
+		{
+			ItemPointerData *slots = HnswElementSlots(element, handle->info.dimensions);
+
+			*count = Min(element->count0, capacity);
+			for (int i = 0; i < *count; i++)
+				out[i] = hnsw_tid_to_u64(&slots[i]);
+		}
+		if (element != NULL)
+			copy = *element;
+		UnlockReleaseBuffer(buffer);
+		/* Upper layers live in another tuple; read it without holding this page. */
+		if (element != NULL && level > 0 && level <= copy.level)
+			*count = read_upper_neighbors(handle, &copy, level, out, capacity);
+	});
+	return status;
+}
+
+/* Starts a WAL-logged change of one page. */
+static Page
+begin_change(Relation index, Buffer buffer, GenericXLogState **state)
+{
+	*state = GenericXLogStart(index);
+	return GenericXLogRegisterBuffer(*state, buffer, 0);
+}
+
+VectorsStatus
+vectors_page_set_neighbors(VectorsIndexHandle *handle, VectorsNode node, int32_t level,
+						   const VectorsNode *neighbors, int32_t count)
+{
+	VectorsStatus status = VECTORS_OK;
+
+	PAGE_GUARD(handle, {
+		Buffer		buffer;
+		GenericXLogState *state;
+		Page		page;
+		HnswElementHeader *element;
+		ItemPointerData upper_tid;
+		int			m = handle->info.m;
+
+		check_node(handle, node);
+		if (count > (level == 0 ? 2 * m : m))
+			elog(ERROR, "vectors: %d neighbours exceed the limit of level %d", count, level);
+		buffer = ReadBuffer(handle->index, hnsw_node_block(node));
+		LockBuffer(buffer, BUFFER_LOCK_EXCLUSIVE);
+		page = begin_change(handle->index, buffer, &state);
+		element = element_on_page(page, node);
+		if (element == NULL || level > element->level)
+		{
+			GenericXLogAbort(state);
+			UnlockReleaseBuffer(buffer);
+		}
+		else if (level == 0)
+		{
+			ItemPointerData *slots = HnswElementSlots(element, handle->info.dimensions);
+
+			for (int i = 0; i < count; i++)
+				hnsw_u64_to_tid(neighbors[i], &slots[i]);
+			element->count0 = (uint16) count;
+			GenericXLogFinish(state);
+			UnlockReleaseBuffer(buffer);
+		}
+		else
+		{
+			HnswUpperHeader *upper;
+
+			upper_tid = element->upper_tid;
+			GenericXLogAbort(state);
+			UnlockReleaseBuffer(buffer);
+
+			buffer = ReadBuffer(handle->index, ItemPointerGetBlockNumber(&upper_tid));
+			LockBuffer(buffer, BUFFER_LOCK_EXCLUSIVE);
+			page = begin_change(handle->index, buffer, &state);
+			upper = upper_on_page(page, &upper_tid);
+			if (upper == NULL || level > upper->levels)
+				GenericXLogAbort(state);
+			else
+			{
+				ItemPointerData *slots = HnswUpperSlots(upper) + (level - 1) * m;
+
+				for (int i = 0; i < count; i++)
+					hnsw_u64_to_tid(neighbors[i], &slots[i]);
+				upper->counts[level - 1] = (uint16) count;
+				GenericXLogFinish(state);
+			}
+			UnlockReleaseBuffer(buffer);
+		}
+	});
+	return status;
+}
+
+VectorsStatus
+vectors_page_set_entry(VectorsIndexHandle *handle, VectorsNode node, int32_t level)
+{
+	VectorsStatus status = VECTORS_OK;
+
+	PAGE_GUARD(handle, {
+		Buffer		buffer = ReadBuffer(handle->index, HNSW_METAPAGE_BLKNO);
+		GenericXLogState *state;
+		HnswMetaPage meta;
+
+		LockBuffer(buffer, BUFFER_LOCK_EXCLUSIVE);
+		meta = HnswPageGetMeta(begin_change(handle->index, buffer, &state));
+		if (node == 0)
+		{
+			meta->entry_block = InvalidBlockNumber;
+			meta->entry_offset = InvalidOffsetNumber;
+			meta->entry_level = 0;
+		}
+		else
+		{
+			meta->entry_block = hnsw_node_block(node);
+			meta->entry_offset = hnsw_node_offset(node);
+			meta->entry_level = (uint8) level;
+		}
+		GenericXLogFinish(state);
+		UnlockReleaseBuffer(buffer);
+	});
+	return status;
+}
+
+VectorsStatus
+vectors_page_check_interrupts(VectorsIndexHandle *handle)
+{
+	VectorsStatus status = VECTORS_OK;
+
+	PAGE_GUARD(handle, {
+		CHECK_FOR_INTERRUPTS();
+	});
+	return status;
+}
+
+/* ---- adding elements (C callers, may ERROR) ------------------------------- */
+
+/*
+ * A page with `needed` free bytes, exclusively locked: from the free space
+ * map (space VACUUM freed), else the last page, else a new page.
+ */
+static Buffer
+page_with_space(Relation index, Size needed, BlockNumber last_block)
+{
+	BlockNumber block = GetPageWithFreeSpace(index, needed);
+
+	while (block != InvalidBlockNumber)
+	{
+		Buffer		buffer = ReadBuffer(index, block);
+		Page		page;
+
+		LockBuffer(buffer, BUFFER_LOCK_EXCLUSIVE);
+		page = BufferGetPage(buffer);
+		/* An all-zero page (extended, never written) reports no free space. */
+		if (PageGetFreeSpace(page) >= needed)
+			return buffer;
+		block = RecordAndGetPageWithFreeSpace(index, block, PageGetFreeSpace(page), needed);
+		UnlockReleaseBuffer(buffer);
+	}
+	if (last_block != InvalidBlockNumber)
+	{
+		Buffer		buffer = ReadBuffer(index, last_block);
+
+		LockBuffer(buffer, BUFFER_LOCK_EXCLUSIVE);
+		if (PageGetFreeSpace(BufferGetPage(buffer)) >= needed)
+			return buffer;
+		UnlockReleaseBuffer(buffer);
+	}
+	return InvalidBuffer;
+}
+
+static Buffer
+new_page(Relation index)
+{
+	Buffer		buffer;
+
+	LockRelationForExtension(index, ExclusiveLock);
+	buffer = ReadBuffer(index, P_NEW);
+	LockBuffer(buffer, BUFFER_LOCK_EXCLUSIVE);
+	UnlockRelationForExtension(index, ExclusiveLock);
+	return buffer;
+}
+
+/*
+ * Stores a new node (element and, for level >= 1, its upper tuple) with
+ * empty neighbour lists and returns its ID. The caller holds the write lock.
+ */
+VectorsNode
+hnsw_add_element(VectorsIndexHandle *handle, const float *vector, int level, ItemPointer heap_tid)
+{
+	int			dims = handle->info.dimensions;
+	int			m = handle->info.m;
+	Size		element_size = HnswElementSize(dims, m);
+	Size		upper_size = level > 0 ? HnswUpperSize(level, m) : 0;
+	Size		needed = element_size + (level > 0 ? upper_size + sizeof(ItemIdData) : 0) + sizeof(ItemIdData);
+	HnswMetaPageData meta;
+	HnswElementHeader *element = palloc0(element_size);
+	HnswUpperHeader *upper = NULL;
+	Buffer		buffer;
+	GenericXLogState *state;
+	Page		page;
+	OffsetNumber element_offset;
+	BlockNumber block;
+	bool		fresh = false;
+
+	hnsw_read_metapage(handle->index, &meta);
+
+	element->tag = HNSW_TAG_ELEMENT;
+	element->level = (uint8) level;
+	element->heap_tid = *heap_tid;
+	ItemPointerSetInvalid(&element->upper_tid);
+	memcpy(HnswElementVector(element), vector, sizeof(float) * dims);
+	if (level > 0)
+	{
+		upper = palloc0(upper_size);
+		upper->tag = HNSW_TAG_UPPER;
+		upper->levels = (uint8) level;
+	}
+
+	/* Both tuples go on one page, so one WAL record covers the new node. */
+	buffer = page_with_space(handle->index, needed, meta.last_block);
+	if (!BufferIsValid(buffer))
+	{
+		buffer = new_page(handle->index);
+		fresh = true;
+	}
+	block = BufferGetBlockNumber(buffer);
+	state = GenericXLogStart(handle->index);
+	page = GenericXLogRegisterBuffer(state, buffer, fresh ? GENERIC_XLOG_FULL_IMAGE : 0);
+	if (fresh || PageIsNew(page))
+		hnsw_init_page(page, 0);
+	if (upper != NULL)
+	{
+		OffsetNumber upper_offset = PageAddItem(page, (Item) upper, upper_size, InvalidOffsetNumber, false, false);
+
+		if (upper_offset == InvalidOffsetNumber)
+			elog(ERROR, "vectors: failed to add an upper tuple to index \"%s\"", RelationGetRelationName(handle->index));
+		ItemPointerSet(&element->upper_tid, block, upper_offset);
+	}
+	element_offset = PageAddItem(page, (Item) element, element_size, InvalidOffsetNumber, false, false);
+	if (element_offset == InvalidOffsetNumber)
+		elog(ERROR, "vectors: failed to add an element to index \"%s\"", RelationGetRelationName(handle->index));
+	GenericXLogFinish(state);
+	RecordPageWithFreeSpace(handle->index, block, PageGetFreeSpace(BufferGetPage(buffer)));
+	UnlockReleaseBuffer(buffer);
+
+	if (block != meta.last_block && (meta.last_block == InvalidBlockNumber || block > meta.last_block))
+	{
+		/* Remember the newest page for the next insert. */
+		Buffer		metabuffer = ReadBuffer(handle->index, HNSW_METAPAGE_BLKNO);
+		HnswMetaPage stored;
+
+		LockBuffer(metabuffer, BUFFER_LOCK_EXCLUSIVE);
+		stored = HnswPageGetMeta(begin_change(handle->index, metabuffer, &state));
+		stored->last_block = block;
+		GenericXLogFinish(state);
+		UnlockReleaseBuffer(metabuffer);
+	}
+	pfree(element);
+	if (upper)
+		pfree(upper);
+	return hnsw_node(block, element_offset);
+}
