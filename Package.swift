@@ -36,5 +36,12 @@ let package = Package(
         .target(name: "VectorsExtension", dependencies: ["VectorCore", "CVectorsShim"]),
         .executableTarget(name: "vectors-bench-kernels", dependencies: ["VectorCore"], path: "bench/kernels"),
         .testTarget(name: "VectorCoreTests", dependencies: ["VectorCore", "VectorKernels"]),
+
+        // CLIP: image/text embeddings without Python (see docs/CLIP.md).
+        // System libraries from Debian: libopenblas-dev, zlib1g-dev.
+        .systemLibrary(name: "COpenBLAS", path: "Sources/COpenBLAS"),
+        .systemLibrary(name: "CZlib", path: "Sources/CZlib"),
+        .target(name: "CLIP", dependencies: ["COpenBLAS", "CZlib"]),
+        .testTarget(name: "CLIPTests", dependencies: ["CLIP"], resources: [.copy("Fixtures")]),
     ]
 )
