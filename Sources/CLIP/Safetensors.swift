@@ -253,7 +253,11 @@ public struct Weight: @unchecked Sendable {
         self.init(shape: shape, pointer: UnsafePointer(storage.pointer), owner: storage)
     }
 
+    /// Only valid while this value (and so its owner) is alive; prefer `values`.
     public var buffer: UnsafeBufferPointer<Float> { UnsafeBufferPointer(start: pointer, count: count) }
+
+    /// A copy of the elements.
+    public var values: [Float] { withExtendedLifetime(owner) { Array(buffer) } }
 }
 
 /// Heap storage for converted weights.
@@ -279,5 +283,13 @@ extension SafetensorsFile {
         }
         #endif
         return Weight(shape: expected, values: Self.convertToFloat(bytes, dtype: info.dtype, count: info.elementCount))
+    }
+}
+
+extension Weight {
+    /// The same elements viewed with another shape of equal element count.
+    func reshaped(_ newShape: [Int]) -> Weight {
+        precondition(newShape.reduce(1, *) == count)
+        return Weight(shape: newShape, pointer: pointer, owner: owner)
     }
 }

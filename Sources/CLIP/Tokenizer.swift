@@ -15,7 +15,14 @@ public struct CLIPTokenizer: Sendable {
     /// id of `<|endoftext|>` (49407); also used for padding, as transformers does.
     public let endTokenId: Int
     /// Tokens per sequence including the start and end tokens (77 for CLIP).
-    public let contextLength: Int
+    public private(set) var contextLength: Int
+
+    /// The same vocabulary with another sequence length.
+    public func withContextLength(_ n: Int) -> CLIPTokenizer {
+        var copy = self
+        copy.contextLength = n
+        return copy
+    }
 
     /// token string -> id
     let vocabulary: [String: Int]
