@@ -41,11 +41,15 @@ import Testing
         zip(a, b).map { abs($0 - $1) }.max() ?? 0
     }
 
-    static func expectClose(_ got: [Float], _ want: [Float], _ what: String) {
+    /// Checks the tolerances and returns (cosine, max abs error) for reporting.
+    @discardableResult
+    static func expectClose(_ got: [Float], _ want: [Float], _ what: String) -> (Double, Float) {
         #expect(got.count == want.count, "\(what): length")
         let c = cosine(got, want), e = maxAbs(got, want)
+        defer { print("accuracy \(what): cosine \(c) max-abs \(e)") }
         #expect(c >= 0.99999, "\(what): cosine \(c)")
         #expect(e <= 1e-4, "\(what): max abs error \(e)")
+        return (c, e)
     }
 
     @Test(arguments: ["model_a", "model_b"])
