@@ -1,6 +1,8 @@
 """Generates the reference fixtures for the Swift CLIP tests.
 
-Run through scripts/clip-fixtures.sh (it makes the venv). Everything is seeded,
+Run through scripts/clip-fixtures.sh (it makes the venv). With `--full-size DIR` it
+instead writes a random-weight model of the real ViT-B/32 shape to DIR (not committed;
+used by the optional full-size test and bench/clip). Everything is seeded,
 so a rerun with the same package versions gives the same files.
 
 Outputs (all in this directory):
@@ -289,8 +291,44 @@ def make_dtype_file():
     })
 
 
+def make_full_size(out):
+    """A random-weight model with transformers' default CLIPConfig (the ViT-B/32
+    architecture of openai/clip-vit-base-patch32) and its reference outputs, for the
+    optional full-size test and the benchmark. About 600 MB: never committed."""
+    os.makedirs(out, exist_ok=True)
+    tok = CLIPTokenizer(os.path.join(HERE, "vocab.json"), os.path.join(HERE, "merges.txt"))
+    tok.save_pretrained(out)
+    for f in ("vocab.json", "merges.txt"):
+        shutil.copyfile(os.path.join(HERE, f), os.path.join(out, f))
+    config = CLIPConfig()
+    torch.manual_seed(3)
+    model = CLIPModel(config).eval()
+    randomize(model, 3)
+    state = {k: v.detach().contiguous() for k, v in model.state_dict().items() if not k.endswith("position_ids")}
+    save_file(state, os.path.join(out, "model.safetensors"), metadata={"format": "pt"})
+    config.save_pretrained(out)
+    processor = CLIPImageProcessor(image_mean=OPENAI_MEAN, image_std=OPENAI_STD)
+    processor.save_pretrained(out)
+    images = make_images()
+    ref = {"texts": [], "images": []}
+    with torch.no_grad():
+        ids = tok(TEXTS, padding="max_length", max_length=77, truncation=True, return_tensors="pt")["input_ids"]
+        for text, row, f in zip(TEXTS, ids.tolist(), model.get_text_features(input_ids=ids)):
+            ref["texts"].append({"text": text, "ids": row, "embedding": f.tolist()})
+        for img_name, img in images.items():
+            pixels = processor(images=img, return_tensors="pt")["pixel_values"]
+            pixels.numpy().astype("<f4").tofile(os.path.join(out, f"pixels_{img_name}.f32"))
+            f = model.get_image_features(pixel_values=pixels)[0]
+            ref["images"].append({"image": img_name, "pixels": f"pixels_{img_name}.f32", "embedding": f.tolist()})
+    write_json(os.path.join(out, "reference.json"), ref)
+    print(f"full-size ViT-B/32-shaped random model written to {out}")
+
+
 def main():
     torch.set_num_threads(1)
+    if len(sys.argv) == 3 and sys.argv[1] == "--full-size":
+        make_full_size(sys.argv[2])
+        return
     tok = make_tokenizer()
     cases, padded = make_tokenizer_cases(tok)
     assert all(len(p) == 77 and p[-1] == tok.pad_token_id for p in padded)
