@@ -43,5 +43,6 @@ let package = Package(
         .systemLibrary(name: "CZlib", path: "Sources/CZlib"),
         .target(name: "CLIP", dependencies: ["COpenBLAS", "CZlib"]),
         .testTarget(name: "CLIPTests", dependencies: ["CLIP"], resources: [.copy("Fixtures")]),
+        .executableTarget(name: "clip-bench", dependencies: ["CLIP"], path: "bench/clip", exclude: ["torch_bench.py"]),
     ]
 )
