@@ -38,10 +38,15 @@ let package = Package(
         .testTarget(name: "VectorCoreTests", dependencies: ["VectorCore", "VectorKernels"]),
 
         // CLIP: image/text embeddings without Python (see docs/CLIP.md).
-        // System libraries from Debian: libopenblas-dev, zlib1g-dev.
+        // System libraries from Debian: libopenblas-dev, zlib1g-dev (see docs/CLIP.md).
         .systemLibrary(name: "COpenBLAS", path: "Sources/COpenBLAS"),
         .systemLibrary(name: "CZlib", path: "Sources/CZlib"),
-        .target(name: "CLIP", dependencies: ["COpenBLAS", "CZlib"]),
+        // libjpeg62-turbo-dev, libpng-dev, libwebp-dev: C because libjpeg/libpng longjmp on errors.
+        .target(
+            name: "CLIPImageCodecs",
+            linkerSettings: [.linkedLibrary("jpeg"), .linkedLibrary("png16"), .linkedLibrary("webp")]
+        ),
+        .target(name: "CLIP", dependencies: ["COpenBLAS", "CZlib", "CLIPImageCodecs"]),
         .testTarget(name: "CLIPTests", dependencies: ["CLIP"], resources: [.copy("Fixtures")]),
         .executableTarget(name: "clip-bench", dependencies: ["CLIP"], path: "bench/clip", exclude: ["torch_bench.py"]),
     ]

@@ -280,6 +280,85 @@ def make_model(name, spec, tok, images):
     write_json(os.path.join(out, "reference.json"), ref)
 
 
+def png_chunk(kind, payload):
+    import zlib
+    return struct.pack(">I", len(payload)) + kind + payload + struct.pack(">I", zlib.crc32(kind + payload) & 0xFFFFFFFF)
+
+
+def write_png16_rgb(path, arr16):
+    """16-bit RGB PNG, written by hand because Pillow cannot save that mode."""
+    import zlib
+    h, w, _ = arr16.shape
+    raw = b"".join(b"\x00" + arr16[y].astype(">u2").tobytes() for y in range(h))
+    data = b"\x89PNG\r\n\x1a\n" + png_chunk(b"IHDR", struct.pack(">IIBBBBB", w, h, 16, 2, 0, 0, 0))
+    data += png_chunk(b"IDAT", zlib.compress(raw)) + png_chunk(b"IEND", b"")
+    with open(path, "wb") as f:
+        f.write(data)
+
+
+def make_decode_fixtures(images):
+    """Encoded files of every supported kind, each with Pillow's
+    Image.open(f).convert("RGB") pixels (what transformers feeds its processor)."""
+    from PIL import ImageOps
+
+    out = os.path.join(HERE, "decode")
+    os.makedirs(out, exist_ok=True)
+    base = images["landscape"].resize((48, 32), Image.BICUBIC)
+    arr = np.asarray(base)
+    rng = np.random.default_rng(11)
+    alpha = Image.fromarray(rng.integers(0, 256, (32, 48), dtype=np.uint8), "L")
+    rgba = base.copy()
+    rgba.putalpha(alpha)
+    files = {}
+
+    def save(name, img, **kw):
+        img.save(os.path.join(out, name), **kw)
+
+    save("baseline.jpg", base, quality=90)
+    save("progressive.jpg", base, quality=85, progressive=True)
+    save("gray.jpg", base.convert("L"), quality=90)
+    save("cmyk.jpg", base.convert("CMYK"), quality=90)
+    exif = Image.Exif()
+    exif[0x0112] = 6
+    save("exif6.jpg", base, quality=90, exif=exif.tobytes())
+    save("rgb.png", base)
+    save("rgba.png", rgba)
+    save("palette.png", base.convert("P", palette=Image.ADAPTIVE, colors=37))
+    save("palette_trns.png", base.convert("P", palette=Image.ADAPTIVE, colors=16), transparency=3)
+    save("gray.png", base.convert("L"))
+    save("gray_alpha.png", Image.merge("LA", (base.convert("L"), alpha)))
+    save("bilevel.png", base.convert("1"))
+    write_png16_rgb(os.path.join(out, "rgb16.png"), arr.astype(np.uint16) * 257 + rng.integers(0, 200, arr.shape).astype(np.uint16))
+    save("lossy.webp", base, quality=80)
+    save("lossless_alpha.webp", rgba, lossless=True)
+    for name in sorted(os.listdir(out)):
+        if name.endswith((".rgb", ".json")) or name.startswith("bad_"):
+            continue
+        with Image.open(os.path.join(out, name)) as im:
+            rgb = im.convert("RGB")
+            files[name] = {"width": rgb.width, "height": rgb.height, "mode": im.mode}
+            open(os.path.join(out, name + ".rgb"), "wb").write(rgb.tobytes())
+            if name == "exif6.jpg":
+                t = ImageOps.exif_transpose(im).convert("RGB")
+                open(os.path.join(out, name + ".transposed.rgb"), "wb").write(t.tobytes())
+                files[name]["transposed"] = {"width": t.width, "height": t.height}
+    # Inputs that must fail with a clear error.
+    baseline = open(os.path.join(out, "baseline.jpg"), "rb").read()
+    png = open(os.path.join(out, "rgb.png"), "rb").read()
+    bad = {
+        "bad_truncated.jpg": baseline[: len(baseline) - 200],  # cut inside the scan data
+        "bad_truncated.png": png[: len(png) // 2],
+        "bad_empty.png": b"",
+        "bad_text.jpg": b"this is not an image\n",
+        "bad_huge.png": b"\x89PNG\r\n\x1a\n" + png_chunk(b"IHDR", struct.pack(">IIBBBBB", 200000, 200000, 8, 2, 0, 0, 0)),
+        "bad_corrupt.webp": b"RIFF" + struct.pack("<I", 30) + b"WEBPVP8 " + b"\x00" * 22,
+    }
+    for name, data in bad.items():
+        with open(os.path.join(out, name), "wb") as f:
+            f.write(data)
+    write_json(os.path.join(out, "decode.json"), files)
+
+
 def make_dtype_file():
     values = torch.tensor([[0.0, 1.0, -2.5, 0.333251953125], [65504.0, -0.0001, 3.140625, 1e-3]])
     save_file({"as_f32": values.float(), "as_f16": values.half(), "as_bf16": values.bfloat16()},
@@ -336,6 +415,7 @@ def main():
     for name, spec in MODELS.items():
         make_model(name, spec, tok, images)
     make_dtype_file()
+    make_decode_fixtures(images)
     print(f"{len(cases)} tokenizer cases, {len(images)} images, {len(MODELS)} models written to {HERE}")
 
 
