@@ -22,6 +22,9 @@ let package = Package(
         .library(name: "VectorsExtension", type: .static, targets: ["VectorsExtension"]),
         .library(name: "VectorCore", targets: ["VectorCore"]),
     ],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-argument-parser", exact: "1.8.2"),
+    ],
     targets: [
         .target(name: "CPUFeatures"),
         .target(name: "VectorKernels"),
@@ -48,6 +51,10 @@ let package = Package(
         ),
         .target(name: "CLIP", dependencies: ["COpenBLAS", "CZlib", "CLIPImageCodecs"]),
         .testTarget(name: "CLIPTests", dependencies: ["CLIP"], resources: [.copy("Fixtures")]),
+        .executableTarget(
+            name: "imgsearch",
+            dependencies: ["CLIP", .product(name: "ArgumentParser", package: "swift-argument-parser")]
+        ),
         .executableTarget(name: "clip-bench", dependencies: ["CLIP"], path: "bench/clip", exclude: ["torch_bench.py"]),
     ]
 )
