@@ -55,6 +55,6 @@ let package = Package(
             name: "imgsearch",
             dependencies: ["CLIP", .product(name: "ArgumentParser", package: "swift-argument-parser")]
         ),
-        .executableTarget(name: "clip-bench", dependencies: ["CLIP"], path: "bench/clip", exclude: ["torch_bench.py"]),
+        .executableTarget(name: "clip-bench", dependencies: ["CLIP"], path: "bench/clip", exclude: ["torch_bench.py", "RESULTS.md"]),
     ]
 )
