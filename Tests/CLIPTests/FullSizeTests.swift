@@ -20,18 +20,24 @@ struct FullSizeTests {
             })
     }
 
+    /// The committed test images, plus a photo-sized PNG that only the full-size run writes.
+    static func image(_ name: String) throws -> RGBImage {
+        if name == "large" { return try ImageDecoder().decode(contentsOf: directory.appendingPathComponent("large.png")) }
+        return try ModelTests.image(name)
+    }
+
     @Test func vitB32ShapedModelMatchesTransformers() throws {
         let model = try CLIPModel(directory: Self.directory)
         #expect(model.config.vision.tower.numHiddenLayers == 12 && model.config.vision.patchSize == 32)
         let ref = try Self.reference()
         let texts = try model.embed(texts: ref.texts.map(\.text), normalize: false)
         for (t, got) in zip(ref.texts, texts) { ModelTests.expectClose(got, t.embedding, "ViT-B/32 text \(t.text.debugDescription)") }
-        let images = try model.embed(images: ref.images.map { try ModelTests.image($0.name) }, normalize: false)
+        let images = try model.embed(images: ref.images.map { try Self.image($0.name) }, normalize: false)
         for (r, got) in zip(ref.images, images) { ModelTests.expectClose(got, r.embedding, "ViT-B/32 image \(r.name)") }
         for r in ref.images {
             let pixels = try Data(contentsOf: Self.directory.appendingPathComponent(r.pixels))
             let want = pixels.withUnsafeBytes { Array($0.bindMemory(to: Float.self)) }
-            let got = model.preprocessor(try ModelTests.image(r.name))
+            let got = model.preprocessor(try Self.image(r.name))
             #expect(ModelTests.maxAbs(got, want) <= 1e-6, "224px preprocessing \(r.name)")
         }
     }

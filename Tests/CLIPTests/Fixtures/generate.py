@@ -389,6 +389,12 @@ def make_full_size(out):
     processor = CLIPImageProcessor(image_mean=OPENAI_MEAN, image_std=OPENAI_STD)
     processor.save_pretrained(out)
     images = make_images()
+    # A photo-sized image too (strong antialiased downscale); kept out of the committed set.
+    rng = np.random.default_rng(9)
+    big = images["landscape"].resize((1021, 683), Image.BICUBIC)
+    noisy = np.clip(np.asarray(big).astype(np.int16) + rng.integers(-30, 31, (683, 1021, 3)), 0, 255).astype(np.uint8)
+    images["large"] = Image.fromarray(noisy, "RGB")
+    images["large"].save(os.path.join(out, "large.png"))
     ref = {"texts": [], "images": []}
     with torch.no_grad():
         ids = tok(TEXTS, padding="max_length", max_length=77, truncation=True, return_tensors="pt")["input_ids"]
