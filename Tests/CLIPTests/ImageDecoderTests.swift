@@ -26,13 +26,15 @@ import Testing
         #expect(maxDiff == 0, "\(file): max abs difference \(maxDiff)")
     }
 
-    @Test func exifOrientationIsOptIn() throws {
-        let url = Fixtures.url("decode/exif6.jpg")
+    /// Orientations 2...8 against Pillow's `ImageOps.exif_transpose`; ignored unless asked for.
+    @Test(arguments: 2...8)
+    func exifOrientationIsOptIn(orientation: Int) throws {
+        let url = Fixtures.url("decode/exif\(orientation).jpg")
         let plain = try ImageDecoder().decode(contentsOf: url)
         #expect(plain.width == 48)
         let rotated = try ImageDecoder(applyEXIFOrientation: true).decode(contentsOf: url)
-        #expect(rotated.width == 32 && rotated.height == 48)
-        #expect(rotated.pixels == (try Self.reference("exif6.jpg.transposed.rgb")))
+        #expect(rotated.width == (orientation >= 5 ? 32 : 48) && rotated.height == (orientation >= 5 ? 48 : 32))
+        #expect(rotated.pixels == (try Self.reference("exif\(orientation).jpg.transposed.rgb")))
     }
 
     static func failure(_ file: String, _ decoder: ImageDecoder = ImageDecoder()) -> String {

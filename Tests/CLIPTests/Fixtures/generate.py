@@ -318,9 +318,10 @@ def make_decode_fixtures(images):
     save("progressive.jpg", base, quality=85, progressive=True)
     save("gray.jpg", base.convert("L"), quality=90)
     save("cmyk.jpg", base.convert("CMYK"), quality=90)
-    exif = Image.Exif()
-    exif[0x0112] = 6
-    save("exif6.jpg", base, quality=90, exif=exif.tobytes())
+    for orientation in range(2, 9):
+        exif = Image.Exif()
+        exif[0x0112] = orientation
+        save(f"exif{orientation}.jpg", base, quality=90, exif=exif.tobytes())
     save("rgb.png", base)
     save("rgba.png", rgba)
     save("palette.png", base.convert("P", palette=Image.ADAPTIVE, colors=37))
@@ -338,7 +339,7 @@ def make_decode_fixtures(images):
             rgb = im.convert("RGB")
             files[name] = {"width": rgb.width, "height": rgb.height, "mode": im.mode}
             open(os.path.join(out, name + ".rgb"), "wb").write(rgb.tobytes())
-            if name == "exif6.jpg":
+            if name.startswith("exif"):
                 t = ImageOps.exif_transpose(im).convert("RGB")
                 open(os.path.join(out, name + ".transposed.rgb"), "wb").write(t.tobytes())
                 files[name]["transposed"] = {"width": t.width, "height": t.height}
