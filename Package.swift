@@ -40,8 +40,8 @@ let package = Package(
         .executableTarget(name: "vectors-bench-kernels", dependencies: ["VectorCore"], path: "bench/kernels"),
         .testTarget(name: "VectorCoreTests", dependencies: ["VectorCore", "VectorKernels"]),
 
-        // CLIP: image/text embeddings without Python (see docs/CLIP.md).
-        // System libraries from Debian: libopenblas-dev, zlib1g-dev (see docs/CLIP.md).
+        // CLIP: image/text embeddings without Python (docs/CLIP.md).
+        // System libraries from Debian: libopenblas-dev, zlib1g-dev.
         .systemLibrary(name: "COpenBLAS", path: "Sources/COpenBLAS"),
         .systemLibrary(name: "CZlib", path: "Sources/CZlib"),
         // libjpeg62-turbo-dev, libpng-dev, libwebp-dev: C because libjpeg/libpng longjmp on errors.

@@ -1,5 +1,4 @@
 import Foundation
-import CZlib
 
 /// CLIP's byte-level BPE tokenizer, producing the same ids as Hugging Face's
 /// slow `CLIPTokenizer` (without ftfy; see `TextNormalizer`).
