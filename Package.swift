@@ -22,6 +22,9 @@ let package = Package(
         .library(name: "VectorsExtension", type: .static, targets: ["VectorsExtension"]),
         .library(name: "VectorCore", targets: ["VectorCore"]),
     ],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-argument-parser", exact: "1.8.2"),
+    ],
     targets: [
         .target(name: "CPUFeatures"),
         .target(name: "VectorKernels"),
@@ -39,5 +42,22 @@ let package = Package(
         .executableTarget(name: "vectors-bench-kernels", dependencies: ["VectorCore"], path: "bench/kernels"),
         .testTarget(name: "VectorCoreTests", dependencies: ["VectorCore", "VectorKernels"]),
         .testTarget(name: "HNSWTests", dependencies: ["HNSW"]),
+
+        // CLIP: image/text embeddings without Python (docs/CLIP.md).
+        // System libraries from Debian: libopenblas-dev, zlib1g-dev.
+        .systemLibrary(name: "COpenBLAS", path: "Sources/COpenBLAS"),
+        .systemLibrary(name: "CZlib", path: "Sources/CZlib"),
+        // libjpeg62-turbo-dev, libpng-dev, libwebp-dev: C because libjpeg/libpng longjmp on errors.
+        .target(
+            name: "CLIPImageCodecs",
+            linkerSettings: [.linkedLibrary("jpeg"), .linkedLibrary("png16"), .linkedLibrary("webp")]
+        ),
+        .target(name: "CLIP", dependencies: ["COpenBLAS", "CZlib", "CLIPImageCodecs"]),
+        .testTarget(name: "CLIPTests", dependencies: ["CLIP"], resources: [.copy("Fixtures")]),
+        .executableTarget(
+            name: "imgsearch",
+            dependencies: ["CLIP", .product(name: "ArgumentParser", package: "swift-argument-parser")]
+        ),
+        .executableTarget(name: "clip-bench", dependencies: ["CLIP"], path: "bench/clip", exclude: ["torch_bench.py", "RESULTS.md"]),
     ]
 )
