@@ -15,7 +15,9 @@ PG_CONFIG ?= pg_config
 SWIFT ?= swift
 
 MODULE_big = vectors
-OBJS = CShims/vectors.o CShims/vector_io.o CShims/vector_ops.o
+OBJS = CShims/vectors.o CShims/vector_io.o CShims/vector_ops.o \
+	CShims/hnsw_am.o CShims/hnsw_pages.o CShims/hnsw_build.o CShims/hnsw_insert.o \
+	CShims/hnsw_scan.o CShims/hnsw_vacuum.o CShims/hnsw_check.o
 MODULEDIR = extension
 DATA = sql/vectors.control $(wildcard sql/vectors--*.sql)
 PG_CPPFLAGS = -I$(CURDIR)/CShims -I$(CURDIR)/CShims/include
@@ -42,6 +44,15 @@ swift-lib:
 
 $(SWIFT_LIB): swift-lib
 $(shlib): $(SWIFT_LIB)
+
+# A Swift symbol left undefined would only fail when PostgreSQL loads the
+# module; catch it at build time.
+all: check-symbols
+.PHONY: check-symbols
+check-symbols: $(shlib)
+	@if nm -u $(shlib) | grep -q ' \$$s'; then \
+		echo "vectors.so has undefined Swift symbols (a runtime library is not linked):"; \
+		nm -u $(shlib) | grep ' \$$s' | head; rm -f $(shlib); exit 1; fi
 
 .PHONY: demo test bench-kernels
 demo:

@@ -26,6 +26,7 @@
 #include "postgres.h"
 
 #include "access/amapi.h"
+#include "nodes/execnodes.h"
 #include "access/generic_xlog.h"
 #include "storage/bufmgr.h"
 #include "utils/relcache.h"

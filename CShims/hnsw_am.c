@@ -14,7 +14,9 @@
 #include "commands/progress.h"
 #include "commands/vacuum.h"
 #include "optimizer/paths.h"
+#include "utils/float.h"
 #include "utils/guc.h"
+#include "utils/regproc.h"
 #include "utils/lsyscache.h"
 #include "utils/rel.h"
 #include "utils/selfuncs.h"
@@ -166,7 +168,6 @@ hnsw_cost_estimate(PlannerInfo *root, IndexPath *path, double loop_count, Cost *
 		*pages = 0;
 		return;
 	}
-	if (path->indexinfo->opclassoptions == NULL)
 	{
 		Relation	index = index_open(path->indexinfo->indexoid, NoLock);
 

@@ -5,6 +5,8 @@
  */
 #include "postgres.h"
 
+#include <float.h>
+
 #include "access/genam.h"
 #include "access/generic_xlog.h"
 #include "access/htup_details.h"
@@ -14,6 +16,7 @@
 #include "storage/freespace.h"
 #include "storage/lmgr.h"
 #include "utils/builtins.h"
+#include "utils/float.h"
 #include "utils/rel.h"
 #include "utils/syscache.h"
 

@@ -8,9 +8,18 @@
 #include "fmgr.h"
 #include "utils/builtins.h"
 
+#include "hnsw.h"
 #include "vector.h"
 
 PG_MODULE_MAGIC;
+
+void		_PG_init(void);
+
+void
+_PG_init(void)
+{
+	hnsw_init();
+}
 
 Vector *
 vector_allocate(int dim)

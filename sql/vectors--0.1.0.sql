@@ -193,3 +193,27 @@ CREATE FUNCTION vectors_kernel_family() RETURNS text
     AS 'MODULE_PATHNAME' LANGUAGE C STABLE STRICT PARALLEL SAFE;
 COMMENT ON FUNCTION vectors_kernel_family() IS
     'SIMD kernel family this server uses for distances: baseline, avx2 or avx512';
+
+-- ---------------------------------------------------------------- HNSW index
+
+CREATE FUNCTION vectors_amhandler(internal) RETURNS index_am_handler
+    AS 'MODULE_PATHNAME' LANGUAGE C;
+CREATE ACCESS METHOD vectors TYPE INDEX HANDLER vectors_amhandler;
+COMMENT ON ACCESS METHOD vectors IS 'HNSW graph index for vector similarity search';
+
+CREATE OPERATOR CLASS vector_l2_ops FOR TYPE vector USING vectors AS
+    OPERATOR 1 <-> (vector, vector) FOR ORDER BY float_ops,
+    FUNCTION 1 vector_l2_squared_distance(vector, vector);
+CREATE OPERATOR CLASS vector_dot_ops FOR TYPE vector USING vectors AS
+    OPERATOR 1 <#> (vector, vector) FOR ORDER BY float_ops,
+    FUNCTION 1 vector_negative_inner_product(vector, vector);
+CREATE OPERATOR CLASS vector_cos_ops FOR TYPE vector USING vectors AS
+    OPERATOR 1 <=> (vector, vector) FOR ORDER BY float_ops,
+    FUNCTION 1 vector_cosine_distance(vector, vector);
+
+CREATE FUNCTION vectors_index_check(index regclass,
+    OUT live_elements bigint, OUT deleted_elements bigint, OUT unreachable bigint,
+    OUT bad_links bigint, OUT missing_rows bigint, OUT ok boolean)
+    AS 'MODULE_PATHNAME' LANGUAGE C STRICT;
+COMMENT ON FUNCTION vectors_index_check(regclass) IS
+    'Structural check of a vectors index: links valid, live elements reachable, every live row indexed';

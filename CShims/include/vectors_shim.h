@@ -28,8 +28,10 @@ typedef enum VectorsStatus
 	VECTORS_ERROR_SYNTAX = 1,		/* SQLSTATE 22P02 invalid_text_representation */
 	VECTORS_ERROR_OUT_OF_RANGE = 2, /* SQLSTATE 22003 numeric_value_out_of_range */
 	VECTORS_ERROR_OUT_OF_MEMORY = 3,	/* SQLSTATE 53200 out_of_memory */
-	VECTORS_ERROR_POSTGRES = 4	/* a PostgreSQL ERROR, saved by the shim; the C
+	VECTORS_ERROR_POSTGRES = 4,	/* a PostgreSQL ERROR, saved by the shim; the C
 								 * caller re-throws it after Swift returned */
+	VECTORS_INTERRUPTED = 5		/* Swift stopped because an interrupt is pending;
+								 * the caller runs CHECK_FOR_INTERRUPTS() */
 } VectorsStatus;
 
 #define VECTORS_ERROR_TEXT 512
@@ -192,7 +194,7 @@ typedef struct VectorsBuilder VectorsBuilder;
 
 VectorsBuilder *vectors_build_new(const VectorsIndexInfo *info);
 void		vectors_build_free(VectorsBuilder *builder);
-/* Adds a prepared vector; returns false if it was not added (out of memory). */
+/* Adds a prepared vector (linked later by vectors_build_link). */
 bool		vectors_build_add(VectorsBuilder *builder, const float *vector, uint64_t heap_tid);
 /* Links every added vector into the graph (pure computation); polls `interrupted`. */
 VectorsStatus vectors_build_link(VectorsBuilder *builder, bool (*interrupted) (void), VectorsError *error);

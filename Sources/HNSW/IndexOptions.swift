@@ -100,7 +100,11 @@ public struct IndexOptionsText: Equatable, Sendable {
 extension String {
     /// TOML allows 1_000 in integers.
     fileprivate func replacingUnderscores() -> String {
-        if contains("__") || hasPrefix("_") || hasSuffix("_") { return self }
+        // Swift's String.contains(String) lives in _StringProcessing, which
+        // the extension does not link; compare adjacent characters instead.
+        if hasPrefix("_") || hasSuffix("_") || zip(self, dropFirst()).contains(where: { $0 == "_" && $1 == "_" }) {
+            return self
+        }
         return String(filter { $0 != "_" })
     }
 }

@@ -1,0 +1,264 @@
+/*
+ * hnsw_check.c: vectors_index_check(regclass), a structural check of an
+ * index for tests and for users who suspect corruption:
+ *   - every neighbour link points at an element (bad_links counts those that do not);
+ *   - every live element is reachable from the entry point (unreachable);
+ *   - every live heap row with a vector has a live element (missing_rows).
+ * The heap is locked in ShareLock for the duration, so no insert is half done.
+ */
+#include "postgres.h"
+
+#include "access/genam.h"
+#include "access/table.h"
+#include "access/tableam.h"
+#include "catalog/index.h"
+#include "commands/defrem.h"
+#include "funcapi.h"
+#include "miscadmin.h"
+#include "storage/bufmgr.h"
+#include "utils/builtins.h"
+#include "utils/rel.h"
+
+#include "hnsw.h"
+
+typedef struct CheckedElement
+{
+	VectorsNode node;
+	uint64		heap_tid;
+	bool		deleted;
+	bool		reached;
+	int			first_link;		/* index into links[] */
+	int			link_count;
+} CheckedElement;
+
+typedef struct CheckState
+{
+	CheckedElement *elements;
+	int64		count;
+	VectorsNode *links;
+	int64		link_count;
+	uint64	   *live_heap_tids; /* sorted */
+	int64		live_count;
+	int64		missing_rows;
+	int			metric;
+	int			dimensions;
+	float	   *scratch;
+} CheckState;
+
+static int
+compare_u64(const void *a, const void *b)
+{
+	uint64		x = *(const uint64 *) a;
+	uint64		y = *(const uint64 *) b;
+
+	return x < y ? -1 : (x > y ? 1 : 0);
+}
+
+static int64
+find_element(CheckState *state, VectorsNode node)
+{
+	int64		low = 0,
+				high = state->count - 1;
+
+	while (low <= high)
+	{
+		int64		mid = (low + high) / 2;
+
+		if (state->elements[mid].node == node)
+			return mid;
+		if (state->elements[mid].node < node)
+			low = mid + 1;
+		else
+			high = mid - 1;
+	}
+	return -1;
+}
+
+static void
+add_link(CheckState *state, int64 *capacity, ItemPointer tid)
+{
+	if (state->link_count == *capacity)
+	{
+		*capacity *= 2;
+		state->links = repalloc_huge(state->links, sizeof(VectorsNode) * *capacity);
+	}
+	state->links[state->link_count++] = hnsw_tid_to_u64(tid);
+}
+
+/* Reads every element and its links (elements come out sorted by node). */
+static void
+collect(Relation index, CheckState *state, int m)
+{
+	BlockNumber nblocks = RelationGetNumberOfBlocks(index);
+	int64		capacity = 1024,
+				link_capacity = 16384;
+
+	state->elements = MemoryContextAllocHuge(CurrentMemoryContext, sizeof(CheckedElement) * capacity);
+	state->links = MemoryContextAllocHuge(CurrentMemoryContext, sizeof(VectorsNode) * link_capacity);
+	for (BlockNumber block = HNSW_METAPAGE_BLKNO + 1; block < nblocks; block++)
+	{
+		Buffer		buffer = ReadBuffer(index, block);
+		Page		page;
+
+		CHECK_FOR_INTERRUPTS();
+		LockBuffer(buffer, BUFFER_LOCK_SHARE);
+		page = BufferGetPage(buffer);
+		for (OffsetNumber offset = FirstOffsetNumber; !PageIsNew(page) && offset <= PageGetMaxOffsetNumber(page); offset++)
+		{
+			ItemId		item = PageGetItemId(page, offset);
+			HnswElementHeader *element;
+			CheckedElement *checked;
+
+			if (!ItemIdIsNormal(item))
+				continue;
+			element = (HnswElementHeader *) PageGetItem(page, item);
+			if (element->tag != HNSW_TAG_ELEMENT)
+				continue;
+			if (state->count == capacity)
+			{
+				capacity *= 2;
+				state->elements = repalloc_huge(state->elements, sizeof(CheckedElement) * capacity);
+			}
+			checked = &state->elements[state->count++];
+			checked->node = hnsw_node(block, offset);
+			checked->heap_tid = hnsw_tid_to_u64(&element->heap_tid);
+			checked->deleted = (element->flags & HNSW_ELEMENT_DELETED) != 0;
+			checked->reached = false;
+			checked->first_link = state->link_count;
+			for (int i = 0; i < element->count0; i++)
+				add_link(state, &link_capacity, &HnswElementSlots(element, state->dimensions)[i]);
+			if (element->level > 0 && ItemPointerIsValid(&element->upper_tid) &&
+				ItemPointerGetBlockNumber(&element->upper_tid) == block)
+			{
+				ItemId		upper_item = PageGetItemId(page, ItemPointerGetOffsetNumber(&element->upper_tid));
+				HnswUpperHeader *upper = (HnswUpperHeader *) PageGetItem(page, upper_item);
+
+				if (ItemIdIsNormal(upper_item) && upper->tag == HNSW_TAG_UPPER)
+					for (int level = 1; level <= upper->levels; level++)
+						for (int i = 0; i < upper->counts[level - 1]; i++)
+							add_link(state, &link_capacity, &HnswUpperSlots(upper)[(level - 1) * m + i]);
+			}
+			checked->link_count = state->link_count - checked->first_link;
+		}
+		UnlockReleaseBuffer(buffer);
+	}
+}
+
+static void
+heap_callback(Relation index, ItemPointer tid, Datum *values, bool *isnull, bool alive, void *arg)
+{
+	CheckState *state = (CheckState *) arg;
+	Vector	   *vector;
+	uint64		key;
+
+	if (isnull[0] || !alive)
+		return;
+	vector = DatumGetVectorP(values[0]);
+	if (!vectors_prepare(state->metric, vector->x, vector->dim, state->scratch))
+		return;					/* zero vector in a cosine index: not indexed */
+	key = hnsw_tid_to_u64(tid);
+	if (bsearch(&key, state->live_heap_tids, state->live_count, sizeof(uint64), compare_u64) == NULL)
+		state->missing_rows++;
+}
+
+PG_FUNCTION_INFO_V1(vectors_index_check);
+Datum
+vectors_index_check(PG_FUNCTION_ARGS)
+{
+	Oid			index_oid = PG_GETARG_OID(0);
+	Oid			heap_oid = IndexGetRelation(index_oid, false);
+	Relation	heap = table_open(heap_oid, ShareLock);
+	Relation	index = index_open(index_oid, AccessShareLock);
+	HnswMetaPageData meta;
+	CheckState	state = {0};
+	int64		bad_links = 0,
+				unreachable = 0,
+				live = 0,
+				deleted = 0;
+	int64	   *queue;
+	int64		head = 0,
+				tail = 0;
+	TupleDesc	desc;
+	Datum		values[6];
+	bool		nulls[6] = {0};
+
+	if (get_call_result_type(fcinfo, NULL, &desc) != TYPEFUNC_COMPOSITE)
+		elog(ERROR, "vectors_index_check must return a record");
+	if (index->rd_rel->relam != get_index_am_oid("vectors", false))
+		ereport(ERROR,
+				(errcode(ERRCODE_WRONG_OBJECT_TYPE),
+				 errmsg("\"%s\" is not a vectors index", RelationGetRelationName(index))));
+	hnsw_read_metapage(index, &meta);
+	state.dimensions = meta.dimensions;
+	state.metric = meta.metric;
+	collect(index, &state, meta.m);
+
+	/* Links must point at elements. */
+	for (int64 i = 0; i < state.link_count; i++)
+		if (find_element(&state, state.links[i]) < 0)
+			bad_links++;
+
+	/* Breadth-first from the entry point over all layers. */
+	queue = MemoryContextAllocHuge(CurrentMemoryContext, sizeof(int64) * Max(state.count, 1));
+	if (meta.entry_block != InvalidBlockNumber)
+	{
+		int64		entry = find_element(&state, hnsw_node(meta.entry_block, meta.entry_offset));
+
+		if (entry < 0)
+			bad_links++;
+		else
+		{
+			state.elements[entry].reached = true;
+			queue[tail++] = entry;
+		}
+	}
+	while (head < tail)
+	{
+		CheckedElement *e = &state.elements[queue[head++]];
+
+		for (int i = 0; i < e->link_count; i++)
+		{
+			int64		target = find_element(&state, state.links[e->first_link + i]);
+
+			if (target >= 0 && !state.elements[target].reached)
+			{
+				state.elements[target].reached = true;
+				queue[tail++] = target;
+			}
+		}
+	}
+
+	state.live_heap_tids = MemoryContextAllocHuge(CurrentMemoryContext, sizeof(uint64) * Max(state.count, 1));
+	for (int64 i = 0; i < state.count; i++)
+	{
+		if (state.elements[i].deleted)
+		{
+			deleted++;
+			continue;
+		}
+		live++;
+		if (!state.elements[i].reached)
+			unreachable++;
+		state.live_heap_tids[state.live_count++] = state.elements[i].heap_tid;
+	}
+	qsort(state.live_heap_tids, state.live_count, sizeof(uint64), compare_u64);
+
+	/* Every live heap row must be in the index. */
+	state.scratch = palloc(sizeof(float) * Max(meta.dimensions, 1));
+	{
+		IndexInfo  *info = BuildIndexInfo(index);
+
+		table_index_build_scan(heap, index, info, false, false, heap_callback, &state, NULL);
+	}
+
+	index_close(index, AccessShareLock);
+	table_close(heap, ShareLock);
+
+	values[0] = Int64GetDatum(live);
+	values[1] = Int64GetDatum(deleted);
+	values[2] = Int64GetDatum(unreachable);
+	values[3] = Int64GetDatum(bad_links);
+	values[4] = Int64GetDatum(state.missing_rows);
+	values[5] = BoolGetDatum(unreachable == 0 && bad_links == 0 && state.missing_rows == 0);
+	PG_RETURN_DATUM(HeapTupleGetDatum(heap_form_tuple(desc, values, nulls)));
+}

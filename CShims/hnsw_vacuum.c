@@ -1,0 +1,281 @@
+/*
+ * hnsw_vacuum.c: VACUUM in three passes.
+ *
+ *  1. mark:   elements whose heap row is dead get the DELETED flag (scans
+ *             stop returning them at once; the graph still routes through them);
+ *  2. repair: under the write lock, every live node that links to a deleted
+ *             one gets new neighbours (Swift: HNSW repairNeighbors), and a
+ *             deleted entry point is replaced;
+ *  3. free:   deleted elements, now unreachable, are removed from their
+ *             pages without moving other tuples; the free space map offers
+ *             the space to later inserts.
+ */
+#include "postgres.h"
+
+#include "access/genam.h"
+#include "access/generic_xlog.h"
+#include "commands/vacuum.h"
+#include "miscadmin.h"
+#include "storage/bufmgr.h"
+#include "storage/freespace.h"
+#include "storage/indexfsm.h"
+#include "storage/lmgr.h"
+#include "utils/rel.h"
+
+#include "hnsw.h"
+
+typedef struct NodeSet
+{
+	VectorsNode *nodes;
+	int64		count;
+	int64		capacity;
+} NodeSet;
+
+static void
+node_set_add(NodeSet *set, VectorsNode node)
+{
+	if (set->count == set->capacity)
+	{
+		set->capacity = Max(1024, set->capacity * 2);
+		set->nodes = set->nodes
+			? repalloc_huge(set->nodes, sizeof(VectorsNode) * set->capacity)
+			: MemoryContextAllocHuge(CurrentMemoryContext, sizeof(VectorsNode) * set->capacity);
+	}
+	set->nodes[set->count++] = node;
+}
+
+static int
+compare_nodes(const void *a, const void *b)
+{
+	VectorsNode x = *(const VectorsNode *) a;
+	VectorsNode y = *(const VectorsNode *) b;
+
+	return x < y ? -1 : (x > y ? 1 : 0);
+}
+
+/* Called by Swift during repair: a plain lookup, no PostgreSQL calls. */
+static bool
+node_set_contains(void *context, VectorsNode node)
+{
+	NodeSet    *set = (NodeSet *) context;
+
+	return set->count > 0 &&
+		bsearch(&node, set->nodes, set->count, sizeof(VectorsNode), compare_nodes) != NULL;
+}
+
+static HnswElementHeader *
+element_at(Page page, OffsetNumber offset)
+{
+	ItemId		item = PageGetItemId(page, offset);
+	HnswElementHeader *element;
+
+	if (!ItemIdIsNormal(item))
+		return NULL;
+	element = (HnswElementHeader *) PageGetItem(page, item);
+	return element->tag == HNSW_TAG_ELEMENT ? element : NULL;
+}
+
+/* Pass 1. Returns the highest-level live node seen (0 if none). */
+static VectorsNode
+mark_deleted(IndexVacuumInfo *info, IndexBulkDeleteResult *stats, IndexBulkDeleteCallback callback,
+			 void *callback_state, NodeSet *deleted)
+{
+	Relation	index = info->index;
+	BlockNumber nblocks = RelationGetNumberOfBlocks(index);
+	VectorsNode best = 0;
+	int			best_level = -1;
+	OffsetNumber *dead = palloc(sizeof(OffsetNumber) * MaxOffsetNumber);
+
+	for (BlockNumber block = HNSW_METAPAGE_BLKNO + 1; block < nblocks; block++)
+	{
+		Buffer		buffer;
+		Page		page;
+		int			ndead = 0;
+
+		vacuum_delay_point();
+		buffer = ReadBufferExtended(index, MAIN_FORKNUM, block, RBM_NORMAL, info->strategy);
+		LockBuffer(buffer, BUFFER_LOCK_EXCLUSIVE);
+		page = BufferGetPage(buffer);
+		if (PageIsNew(page))
+		{
+			UnlockReleaseBuffer(buffer);
+			continue;
+		}
+		for (OffsetNumber offset = FirstOffsetNumber; offset <= PageGetMaxOffsetNumber(page); offset++)
+		{
+			HnswElementHeader *element = element_at(page, offset);
+
+			if (element == NULL)
+				continue;
+			if (element->flags & HNSW_ELEMENT_DELETED)
+				node_set_add(deleted, hnsw_node(block, offset));	/* from an interrupted VACUUM */
+			else if (callback(&element->heap_tid, callback_state))
+			{
+				dead[ndead++] = offset;
+				node_set_add(deleted, hnsw_node(block, offset));
+				stats->tuples_removed++;
+			}
+			else
+			{
+				stats->num_index_tuples++;
+				if (element->level > best_level)
+				{
+					best_level = element->level;
+					best = hnsw_node(block, offset);
+				}
+			}
+		}
+		if (ndead > 0)
+		{
+			GenericXLogState *state = GenericXLogStart(index);
+			Page		copy = GenericXLogRegisterBuffer(state, buffer, 0);
+
+			for (int i = 0; i < ndead; i++)
+				element_at(copy, dead[i])->flags |= HNSW_ELEMENT_DELETED;
+			GenericXLogFinish(state);
+		}
+		UnlockReleaseBuffer(buffer);
+	}
+	pfree(dead);
+	return best;
+}
+
+/* Pass 2: relink live nodes around the deleted ones. */
+static void
+repair(IndexVacuumInfo *info, VectorsIndexHandle *handle, NodeSet *deleted, VectorsNode best_live)
+{
+	Relation	index = info->index;
+	BlockNumber nblocks = RelationGetNumberOfBlocks(index);
+	HnswMetaPageData meta;
+	VectorsNode *live = palloc(sizeof(VectorsNode) * MaxOffsetNumber);
+	VectorsStatus status = VECTORS_OK;
+	VectorsError error;
+
+	hnsw_read_metapage(index, &meta);
+	if (meta.entry_block != InvalidBlockNumber &&
+		node_set_contains(deleted, hnsw_node(meta.entry_block, meta.entry_offset)))
+	{
+		int32_t		level = 0;
+
+		if (best_live != 0)
+			status = vectors_page_level(handle, best_live, &level);
+		if (status == VECTORS_OK)
+			status = vectors_page_set_entry(handle, best_live, level);
+		hnsw_check_status(handle, status, &error);
+	}
+
+	for (BlockNumber block = HNSW_METAPAGE_BLKNO + 1; block < nblocks; block++)
+	{
+		Buffer		buffer;
+		Page		page;
+		int			nlive = 0;
+
+		vacuum_delay_point();
+		buffer = ReadBufferExtended(index, MAIN_FORKNUM, block, RBM_NORMAL, info->strategy);
+		LockBuffer(buffer, BUFFER_LOCK_SHARE);
+		page = BufferGetPage(buffer);
+		if (!PageIsNew(page))
+		{
+			for (OffsetNumber offset = FirstOffsetNumber; offset <= PageGetMaxOffsetNumber(page); offset++)
+			{
+				HnswElementHeader *element = element_at(page, offset);
+
+				if (element != NULL && !(element->flags & HNSW_ELEMENT_DELETED))
+					live[nlive++] = hnsw_node(block, offset);
+			}
+		}
+		UnlockReleaseBuffer(buffer);
+
+		for (int i = 0; i < nlive; i++)
+		{
+			bool		changed = false;
+
+			status = vectors_hnsw_repair(handle, &handle->info, live[i], node_set_contains, deleted,
+										 &changed, &error);
+			hnsw_check_status(handle, status, &error);
+		}
+	}
+	pfree(live);
+}
+
+/* Pass 3: remove the deleted (now unlinked) elements and their upper tuples. */
+static void
+free_deleted(IndexVacuumInfo *info, NodeSet *deleted)
+{
+	Relation	index = info->index;
+	int64		i = 0;
+
+	while (i < deleted->count)
+	{
+		BlockNumber block = hnsw_node_block(deleted->nodes[i]);
+		Buffer		buffer;
+		GenericXLogState *state;
+		Page		page;
+
+		vacuum_delay_point();
+		buffer = ReadBufferExtended(index, MAIN_FORKNUM, block, RBM_NORMAL, info->strategy);
+		LockBuffer(buffer, BUFFER_LOCK_EXCLUSIVE);
+		state = GenericXLogStart(index);
+		page = GenericXLogRegisterBuffer(state, buffer, 0);
+		for (; i < deleted->count && hnsw_node_block(deleted->nodes[i]) == block; i++)
+		{
+			OffsetNumber offset = hnsw_node_offset(deleted->nodes[i]);
+			HnswElementHeader *element = element_at(page, offset);
+
+			if (element == NULL || !(element->flags & HNSW_ELEMENT_DELETED))
+				continue;
+			/* An element's upper tuple is always stored on the element's page. */
+			if (ItemPointerIsValid(&element->upper_tid) &&
+				ItemPointerGetBlockNumber(&element->upper_tid) == block)
+				PageIndexTupleDeleteNoCompact(page, ItemPointerGetOffsetNumber(&element->upper_tid));
+			PageIndexTupleDeleteNoCompact(page, offset);
+		}
+		GenericXLogFinish(state);
+		RecordPageWithFreeSpace(index, block, PageGetFreeSpace(BufferGetPage(buffer)));
+		UnlockReleaseBuffer(buffer);
+	}
+}
+
+IndexBulkDeleteResult *
+hnsw_bulk_delete(IndexVacuumInfo *info, IndexBulkDeleteResult *stats,
+				 IndexBulkDeleteCallback callback, void *callback_state)
+{
+	VectorsIndexHandle handle;
+	NodeSet		deleted = {0};
+	VectorsNode best_live;
+
+	if (stats == NULL)
+		stats = palloc0(sizeof(IndexBulkDeleteResult));
+	hnsw_handle_init(&handle, info->index);
+
+	best_live = mark_deleted(info, stats, callback, callback_state, &deleted);
+	if (deleted.count == 0)
+		return stats;
+	qsort(deleted.nodes, deleted.count, sizeof(VectorsNode), compare_nodes);
+
+	LockPage(info->index, HNSW_WRITE_LOCK, ExclusiveLock);
+	repair(info, &handle, &deleted, best_live);
+	free_deleted(info, &deleted);
+	UnlockPage(info->index, HNSW_WRITE_LOCK, ExclusiveLock);
+
+	stats->pages_deleted = 0;
+	stats->num_pages = RelationGetNumberOfBlocks(info->index);
+	return stats;
+}
+
+IndexBulkDeleteResult *
+hnsw_vacuum_cleanup(IndexVacuumInfo *info, IndexBulkDeleteResult *stats)
+{
+	if (info->analyze_only)
+		return stats;
+	if (stats == NULL)
+	{
+		/* No bulk delete ran: nothing changed; report the heap's count. */
+		stats = palloc0(sizeof(IndexBulkDeleteResult));
+		stats->num_index_tuples = info->num_heap_tuples;
+		stats->estimated_count = info->estimated_count;
+	}
+	stats->num_pages = RelationGetNumberOfBlocks(info->index);
+	IndexFreeSpaceMapVacuum(info->index);
+	return stats;
+}

@@ -1,0 +1,91 @@
+// The HNSW graph as stored in the index's PostgreSQL pages, seen through the
+// shim's page functions (CShims/hnsw_pages.c). Every call that fails carries
+// a saved PostgreSQL error in the handle; PageGraph turns the status into a
+// thrown Swift error, the graph code unwinds, and the C caller re-throws the
+// PostgreSQL error once Swift has returned.
+import CVectorsShim
+import HNSW
+
+/// A failed shim call. The details stay in the C handle (a PostgreSQL
+/// ErrorData); Swift only needs to unwind.
+struct ShimFailure: Error {
+    var status: VectorsStatus
+}
+
+@inline(__always)
+func check(_ status: VectorsStatus) throws(ShimFailure) {
+    if status != VECTORS_OK { throw ShimFailure(status: status) }
+}
+
+final class PageGraph: GraphWriter {
+    typealias Node = UInt64
+
+    let handle: OpaquePointer
+    let dimensions: Int
+    let metric: Metric
+    let maxNeighbors: Int
+    /// Heap TIDs seen by `visit`, so search results need no second page read
+    /// (and report the TID read together with the distance).
+    private(set) var heapTIDs: [UInt64: UInt64] = [:]
+    var recordHeapTIDs = false
+
+    init(handle: OpaquePointer, info: VectorsIndexInfo) {
+        self.handle = handle
+        self.dimensions = Int(info.dimensions)
+        self.metric = Metric(rawValue: UInt8(info.metric))!
+        self.maxNeighbors = 2 * Int(info.m)
+    }
+
+    func entryPoint() throws -> (node: UInt64, level: Int)? {
+        var node: VectorsNode = 0
+        var level: Int32 = 0
+        try check(vectors_page_entry(handle, &node, &level))
+        return node == 0 ? nil : (node, Int(level))
+    }
+
+    func visit(_ node: UInt64, query: UnsafePointer<Float>) throws -> (distance: Float, live: Bool) {
+        var distance: Float = 0
+        var live = false
+        var heapTID: UInt64 = 0
+        try check(vectors_page_visit(handle, node, query, &distance, &live, &heapTID))
+        if recordHeapTIDs && live { heapTIDs[node] = heapTID }
+        return (distance, live)
+    }
+
+    func neighbors(of node: UInt64, level: Int) throws -> [UInt64] {
+        try [UInt64](unsafeUninitializedCapacity: maxNeighbors) { buffer, initialized in
+            var count: Int32 = 0
+            let status = vectors_page_neighbors(handle, node, Int32(level), buffer.baseAddress!, Int32(maxNeighbors), &count)
+            initialized = status == VECTORS_OK ? Int(count) : 0
+            try check(status)
+        }
+    }
+
+    func checkInterrupts() throws {
+        try check(vectors_page_check_interrupts(handle))
+    }
+
+    func vector(of node: UInt64) throws -> [Float] {
+        try [Float](unsafeUninitializedCapacity: dimensions) { buffer, initialized in
+            let status = vectors_page_vector(handle, node, buffer.baseAddress!)
+            initialized = dimensions
+            try check(status)
+        }
+    }
+
+    func setNeighbors(of node: UInt64, level: Int, to neighbors: [UInt64]) throws {
+        try neighbors.withUnsafeBufferPointer {
+            try check(vectors_page_set_neighbors(handle, node, Int32(level), $0.baseAddress, Int32($0.count)))
+        }
+    }
+
+    func setEntryPoint(_ node: UInt64, level: Int) throws {
+        try check(vectors_page_set_entry(handle, node, Int32(level)))
+    }
+
+    func level(of node: UInt64) throws -> Int {
+        var level: Int32 = 0
+        try check(vectors_page_level(handle, node, &level))
+        return Int(level)
+    }
+}
