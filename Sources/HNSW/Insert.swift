@@ -19,8 +19,14 @@ extension GraphWriter {
                 let chosen = try selectNeighbors(
                     base: query, candidates: entries, limit: parameters.maxNeighbors(level: layer))
                 try setNeighbors(of: node, level: layer, to: chosen.map(\.node))
+                var linkedBack = false
                 for neighbor in chosen {
-                    try link(neighbor.node, to: node, distance: neighbor.distance, level: layer, parameters: parameters)
+                    if try link(neighbor.node, to: node, distance: neighbor.distance, level: layer, parameters: parameters) {
+                        linkedBack = true
+                    }
+                }
+                if !linkedBack, let nearest = chosen.first {
+                    try forceLink(nearest.node, to: node, level: layer)
                 }
             }
             if level > top { try setEntryPoint(node, level: level) }
@@ -28,18 +34,20 @@ extension GraphWriter {
     }
 
     /// Adds `newNode` to `node`'s neighbour list on `level`, shrinking the
-    /// list with the heuristic when it is full.
-    func link(_ node: Node, to newNode: Node, distance: Float, level: Int, parameters: HNSWParameters) throws {
+    /// list with the heuristic when it is full. Returns whether `newNode`
+    /// is in the list afterwards.
+    @discardableResult
+    func link(_ node: Node, to newNode: Node, distance: Float, level: Int, parameters: HNSWParameters) throws -> Bool {
         var current = try neighbors(of: node, level: level)
-        if current.contains(newNode) { return }
+        if current.contains(newNode) { return true }
         let limit = parameters.maxNeighbors(level: level)
         if current.count < limit {
             current.append(newNode)
             try setNeighbors(of: node, level: level, to: current)
-            return
+            return true
         }
         let base = try vector(of: node)
-        try base.withUnsafeBufferPointer { b in
+        return try base.withUnsafeBufferPointer { b in
             var candidates = [Candidate(distance: distance, node: newNode)]
             for existing in current {
                 candidates.append(Candidate(distance: try visit(existing, query: b.baseAddress!).distance, node: existing))
@@ -47,7 +55,23 @@ extension GraphWriter {
             candidates.sort { $0.distance < $1.distance }
             let chosen = try selectNeighbors(base: b.baseAddress!, candidates: candidates, limit: limit)
             try setNeighbors(of: node, level: level, to: chosen.map(\.node))
+            return chosen.contains { $0.node == newNode }
         }
+    }
+
+    /// Guarantees `newNode` an incoming link when every neighbour's heuristic
+    /// dropped it (common under inner product, which is not a metric): it
+    /// replaces the farthest entry of `node`'s list. The replaced node keeps
+    /// the other links that point at it.
+    func forceLink(_ node: Node, to newNode: Node, level: Int) throws {
+        var current = try neighbors(of: node, level: level)
+        if current.contains(newNode) || current.isEmpty { return }
+        let base = try vector(of: node)
+        let farthest = try base.withUnsafeBufferPointer { b in
+            try current.indices.max { try visit(current[$0], query: b.baseAddress!).distance < visit(current[$1], query: b.baseAddress!).distance }!
+        }
+        current[farthest] = newNode
+        try setNeighbors(of: node, level: level, to: current)
     }
 
     /// The heuristic of the HNSW paper: walk candidates nearest first and

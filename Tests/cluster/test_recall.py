@@ -1,0 +1,81 @@
+"""Recall@10 of the index at default settings on 10,000 real GloVe vectors:
+after CREATE INDEX, after inserting into an existing index, and after
+deleting half the rows and VACUUM. Exact answers come from the same server
+with index scans disabled."""
+import numpy as np
+import pytest
+
+from conftest import glove, literal, load
+
+QUERIES = 100
+K = 10
+
+
+def recall(conn, operator, queries):
+    hits = 0
+    with conn.cursor() as cur:
+        for q in queries:
+            sql = f"SELECT id FROM items ORDER BY embedding {operator} %s LIMIT {K}"
+            cur.execute("SET enable_indexscan = off")
+            exact = {r[0] for r in cur.execute(sql, (literal(q),)).fetchall()}
+            cur.execute("RESET enable_indexscan; SET enable_seqscan = off")
+            cur.execute("EXPLAIN " + sql, (literal(q),))
+            plan = "\n".join(r[0] for r in cur.fetchall())
+            assert "Index Scan using items_embedding" in plan, plan
+            found = [r[0] for r in cur.execute(sql, (literal(q),)).fetchall()]
+            cur.execute("RESET enable_seqscan")
+            assert len(found) == K
+            hits += len(exact & set(found))
+    return hits / (len(queries) * K)
+
+
+def check(conn, opclass):
+    live, deleted, unreachable, bad_links, missing_rows, ok = conn.execute(
+        "SELECT * FROM vectors_index_check('items_embedding')").fetchone()
+    assert bad_links == 0 and missing_rows == 0, (live, deleted, unreachable, bad_links, missing_rows)
+    if opclass == "vector_dot_ops":
+        # Inner product is not a metric: the neighbour heuristic can leave
+        # nodes without incoming links (about 1% here). Known limitation,
+        # see docs/INDEX.md; recall is unaffected.
+        assert unreachable <= live * 0.03, unreachable
+    else:
+        assert ok and unreachable == 0, (live, deleted, unreachable, bad_links, missing_rows)
+    return live, deleted
+
+
+@pytest.mark.parametrize("opclass,operator", [("vector_cos_ops", "<=>"), ("vector_l2_ops", "<->"),
+                                              ("vector_dot_ops", "<#>")])
+def test_recall_build_insert_delete(cluster, opclass, operator):
+    data = glove(10_000)
+    queries = glove(QUERIES, offset=20_000)
+    conn = cluster.connect()
+    conn.execute("CREATE EXTENSION vectors")
+    conn.execute("CREATE TABLE items (id integer PRIMARY KEY, embedding vector(50))")
+
+    # 1. Build over all rows.
+    load(conn, "items", data)
+    conn.execute(f"CREATE INDEX items_embedding ON items USING vectors (embedding {opclass})")
+    after_build = recall(conn, operator, queries)
+    check(conn, opclass)
+
+    # 2. Build over half, insert the other half through the index.
+    conn.execute("DROP INDEX items_embedding")
+    conn.execute("DELETE FROM items WHERE id >= 5000")
+    conn.execute(f"CREATE INDEX items_embedding ON items USING vectors (embedding {opclass})")
+    load(conn, "items", data[5000:], first_id=5000)
+    after_insert = recall(conn, operator, queries)
+    live = check(conn, opclass)[0]
+    assert live == 10_000
+
+    # 3. Delete half (every other row) and vacuum: the graph is repaired.
+    conn.execute("DELETE FROM items WHERE id % 2 = 0")
+    conn.execute("VACUUM items")
+    after_delete = recall(conn, operator, queries)
+    live, deleted = check(conn, opclass)
+    assert (live, deleted) == (5000, 0)
+
+    print(f"recall@10 {opclass}: build {after_build:.3f}, insert {after_insert:.3f}, "
+          f"delete+vacuum {after_delete:.3f}")
+    assert after_build >= 0.99
+    assert after_insert >= 0.99
+    assert after_delete >= 0.99
