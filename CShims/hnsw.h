@@ -167,6 +167,7 @@ struct VectorsIndexHandle
 /* hnsw_am.c */
 extern int	vectors_ef_search;
 extern int	vectors_search_mode;
+extern int	vectors_vbase_memory_multiplier;
 extern void hnsw_init(void);
 extern void hnsw_read_options(Relation index, int *m, int *ef_construction);
 

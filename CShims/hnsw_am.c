@@ -26,6 +26,7 @@
 
 int			vectors_ef_search = VECTORS_HNSW_DEFAULT_EF_SEARCH;
 int			vectors_search_mode;
+int			vectors_vbase_memory_multiplier = 4;
 
 static relopt_kind hnsw_relopt_kind;
 
@@ -78,6 +79,11 @@ hnsw_init(void)
 							 "basic returns at most vectors.hnsw_ef_search rows; vbase streams rows until the query stops asking.",
 							 &vectors_search_mode, VECTORS_SEARCH_VBASE, search_modes,
 							 PGC_USERSET, 0, NULL, NULL, NULL);
+	DefineCustomIntVariable("vectors.vbase_memory_multiplier",
+							"Memory of one vbase index scan, in multiples of work_mem.",
+							"A scan that reaches it ends its stream (fewer rows than asked for).",
+							&vectors_vbase_memory_multiplier, 4, 1, 1000,
+							PGC_USERSET, 0, NULL, NULL, NULL);
 #if PG_VERSION_NUM >= 150000
 	MarkGUCPrefixReserved("vectors");
 #else

@@ -1,14 +1,19 @@
 /*
- * hnsw_scan.c: index scans for ORDER BY vector <op> query LIMIT k.
+ * hnsw_scan.c: index scans for ORDER BY vector <op> query [LIMIT k].
  *
- * basic mode: the first amgettuple runs one HNSW search (breadth
- * vectors.hnsw_ef_search) and the scan then returns those rows, nearest
- * first, at most ef_search of them.
+ * Each scan owns a Swift SearchStream. In basic mode it returns the (at most
+ * vectors.hnsw_ef_search) results of one HNSW search, nearest first. In
+ * vbase mode (the default) it keeps traversing the graph on demand, so the
+ * executor can keep pulling rows until its WHERE clause and LIMIT are
+ * satisfied (docs/INDEX.md states the ordering guarantee).
+ *
+ * The stream is released on rescan, at the end of the scan, and, through a
+ * memory-context callback, when an error aborts the query.
  */
 #include "postgres.h"
 
 #include "access/relscan.h"
-#include "utils/float.h"
+#include "miscadmin.h"
 #include "utils/memutils.h"
 #include "utils/rel.h"
 
@@ -17,13 +22,23 @@
 typedef struct HnswScanState
 {
 	VectorsIndexHandle handle;
-	MemoryContext context;		/* holds the results; reset on rescan */
-	bool		searched;
-	int			count;
-	int			next;
-	uint64	   *heap_tids;
-	float	   *distances;
+	MemoryContext context;		/* per-query state; reset on rescan */
+	VectorsStream *stream;		/* NULL until the first amgettuple */
+	MemoryContextCallback release;
+	bool		finished;
 } HnswScanState;
+
+static void
+release_stream(void *arg)
+{
+	HnswScanState *state = (HnswScanState *) arg;
+
+	if (state->stream != NULL)
+	{
+		vectors_stream_free(state->stream);
+		state->stream = NULL;
+	}
+}
 
 IndexScanDesc
 hnsw_begin_scan(Relation index, int nkeys, int norderbys)
@@ -53,31 +68,24 @@ hnsw_rescan(IndexScanDesc scan, ScanKey keys, int nkeys, ScanKey orderbys, int n
 		memmove(scan->keyData, keys, scan->numberOfKeys * sizeof(ScanKeyData));
 	if (orderbys && scan->numberOfOrderBys > 0)
 		memmove(scan->orderByData, orderbys, scan->numberOfOrderBys * sizeof(ScanKeyData));
-	MemoryContextReset(state->context);
-	state->searched = false;
-	state->count = 0;
-	state->next = 0;
+	MemoryContextReset(state->context);	/* runs release_stream */
+	state->stream = NULL;
+	state->finished = false;
 }
 
-/* Runs the search for the scan's ORDER BY argument. */
-static void
-search(IndexScanDesc scan, HnswScanState *state)
+/* Starts the stream for the scan's ORDER BY argument; false if there is none. */
+static bool
+start_stream(IndexScanDesc scan, HnswScanState *state)
 {
 	VectorsIndexInfo *info = &state->handle.info;
-	MemoryContext old = MemoryContextSwitchTo(state->context);
+	MemoryContext old;
 	Vector	   *query;
 	float	   *prepared;
-	VectorsError error;
-	VectorsStatus status;
-	int32_t		count = 0;
-	int			ef = vectors_ef_search;
+	Size		memory_limit = (Size) work_mem * 1024 * vectors_vbase_memory_multiplier;
 
-	state->searched = true;
 	if (scan->numberOfOrderBys == 0 || (scan->orderByData[0].sk_flags & SK_ISNULL))
-	{
-		MemoryContextSwitchTo(old);
-		return;					/* ORDER BY NULL: no order to serve */
-	}
+		return false;			/* ORDER BY NULL: no order to serve */
+	old = MemoryContextSwitchTo(state->context);
 	query = DatumGetVectorP(scan->orderByData[0].sk_argument);
 	if (query->dim != info->dimensions)
 		ereport(ERROR,
@@ -85,38 +93,51 @@ search(IndexScanDesc scan, HnswScanState *state)
 				 errmsg("different vector dimensions %d and %d", info->dimensions, query->dim)));
 	prepared = palloc(sizeof(float) * info->dimensions);
 	/* A zero query has no direction: every cosine distance is NaN, so any
-	 * order is right; searching with the raw zeros returns some rows. */
+	 * order is right; searching with the raw zeros returns rows. */
 	if (!vectors_prepare(info->metric, query->x, query->dim, prepared))
 		memcpy(prepared, query->x, sizeof(float) * query->dim);
 
-	state->heap_tids = palloc(sizeof(uint64) * ef);
-	state->distances = palloc(sizeof(float) * ef);
-	status = vectors_hnsw_search(&state->handle, info, prepared, ef, state->heap_tids, state->distances,
-								 &count, &error);
-	hnsw_check_status(&state->handle, status, &error);
-	state->count = count;
-	state->next = 0;
+	state->release.func = release_stream;
+	state->release.arg = state;
+	MemoryContextRegisterResetCallback(state->context, &state->release);
+	state->stream = vectors_stream_new(&state->handle, info, prepared, vectors_ef_search,
+									   vectors_search_mode == VECTORS_SEARCH_VBASE, memory_limit);
 	MemoryContextSwitchTo(old);
+	return true;
 }
 
 bool
 hnsw_get_tuple(IndexScanDesc scan, ScanDirection direction)
 {
 	HnswScanState *state = (HnswScanState *) scan->opaque;
+	uint64_t	heap_tid;
+	float		distance;
+	bool		found;
+	VectorsError error;
+	VectorsStatus status;
 
-	if (!state->searched)
-		search(scan, state);
-	if (state->next >= state->count)
+	if (state->finished)
 		return false;
-	hnsw_u64_to_tid(state->heap_tids[state->next], &scan->xs_heaptid);
+	if (state->stream == NULL && !start_stream(scan, state))
+	{
+		state->finished = true;
+		return false;
+	}
+	status = vectors_stream_next(state->stream, &heap_tid, &distance, &found, &error);
+	hnsw_check_status(&state->handle, status, &error);
+	if (!found)
+	{
+		state->finished = true;
+		return false;
+	}
+	hnsw_u64_to_tid(heap_tid, &scan->xs_heaptid);
 	if (scan->numberOfOrderBys > 0)
 	{
-		scan->xs_orderbyvals[0] = Float4GetDatum(state->distances[state->next]);
+		scan->xs_orderbyvals[0] = Float4GetDatum(distance);
 		scan->xs_orderbynulls[0] = false;
 	}
 	scan->xs_recheck = false;
 	scan->xs_recheckorderby = false;
-	state->next++;
 	return true;
 }
 
@@ -125,7 +146,7 @@ hnsw_end_scan(IndexScanDesc scan)
 {
 	HnswScanState *state = (HnswScanState *) scan->opaque;
 
-	MemoryContextDelete(state->context);
+	MemoryContextDelete(state->context);	/* runs release_stream */
 	pfree(state);
 	scan->opaque = NULL;
 }

@@ -174,11 +174,21 @@ VectorsStatus vectors_hnsw_insert(VectorsIndexHandle *handle, const VectorsIndex
 								  VectorsNode node, const float *vector, int32_t level,
 								  VectorsError *error);
 
-/* Up to `ef` nearest live nodes to a prepared query, nearest first; the
- * arrays hold `ef` entries. */
-VectorsStatus vectors_hnsw_search(VectorsIndexHandle *handle, const VectorsIndexInfo *info,
-								  const float *query, int32_t ef, uint64_t *heap_tids,
-								  float *distances, int32_t *count, VectorsError *error);
+/*
+ * A streaming search (Sources/HNSW/SearchStream.swift): phase 1 is the
+ * usual search of breadth `ef`; with `continues` (vbase mode) the stream
+ * goes on past it until the graph is exhausted or its state reaches
+ * `memory_limit` bytes. A stream is a Swift object: free it with
+ * vectors_stream_free (also on error, via a memory-context callback).
+ */
+typedef struct VectorsStream VectorsStream;
+
+VectorsStream *vectors_stream_new(VectorsIndexHandle *handle, const VectorsIndexInfo *info,
+								  const float *query, int32_t ef, bool continues, size_t memory_limit);
+/* The next row: *found is false at the end of the stream. */
+VectorsStatus vectors_stream_next(VectorsStream *stream, uint64_t *heap_tid, float *distance,
+								  bool *found, VectorsError *error);
+void		vectors_stream_free(VectorsStream *stream);
 
 /* Rebuilds the neighbour lists of `node` that point at deleted nodes. */
 VectorsStatus vectors_hnsw_repair(VectorsIndexHandle *handle, const VectorsIndexInfo *info,

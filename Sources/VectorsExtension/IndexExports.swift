@@ -76,26 +76,52 @@ public func vectors_hnsw_insert(
     }
 }
 
-@_cdecl("vectors_hnsw_search")
-public func vectors_hnsw_search(
+/// A scan's search, kept between amgettuple calls.
+final class ScanStream {
+    let graph: PageGraph
+    let stream: SearchStream<PageGraph>
+
+    init(graph: PageGraph, stream: SearchStream<PageGraph>) {
+        self.graph = graph
+        self.stream = stream
+    }
+}
+
+@_cdecl("vectors_stream_new")
+public func vectors_stream_new(
     _ handle: OpaquePointer, _ info: UnsafePointer<VectorsIndexInfo>, _ query: UnsafePointer<Float>, _ ef: Int32,
-    _ heapTIDs: UnsafeMutablePointer<UInt64>, _ distances: UnsafeMutablePointer<Float>, _ count: UnsafeMutablePointer<Int32>,
-    _ failure: UnsafeMutablePointer<VectorsError>
-) -> VectorsStatus {
+    _ continues: Bool, _ memoryLimit: Int
+) -> OpaquePointer {
     let graph = PageGraph(handle: handle, info: info.pointee)
     graph.recordHeapTIDs = true
+    let q = Array(UnsafeBufferPointer(start: query, count: Int(info.pointee.dimensions)))
+    let stream = SearchStream(graph: graph, query: q, ef: Int(ef), continues: continues, memoryLimit: memoryLimit)
+    return OpaquePointer(Unmanaged.passRetained(ScanStream(graph: graph, stream: stream)).toOpaque())
+}
+
+@_cdecl("vectors_stream_next")
+public func vectors_stream_next(
+    _ pointer: OpaquePointer, _ heapTID: UnsafeMutablePointer<UInt64>, _ distance: UnsafeMutablePointer<Float>,
+    _ found: UnsafeMutablePointer<Bool>, _ failure: UnsafeMutablePointer<VectorsError>
+) -> VectorsStatus {
+    let scan = Unmanaged<ScanStream>.fromOpaque(UnsafeRawPointer(pointer)).takeUnretainedValue()
     do {
-        let q = Array(UnsafeBufferPointer(start: query, count: Int(info.pointee.dimensions)))
-        let found = try graph.search(query: q, ef: Int(ef))
-        for (i, candidate) in found.enumerated() {
-            heapTIDs[i] = graph.heapTIDs[candidate.node]!
-            distances[i] = candidate.distance
+        guard let next = try scan.stream.next() else {
+            found.pointee = false
+            return VECTORS_OK
         }
-        count.pointee = Int32(found.count)
+        found.pointee = true
+        heapTID.pointee = scan.graph.heapTIDs[next.node]!
+        distance.pointee = next.distance
         return VECTORS_OK
     } catch {
         return status(of: error, failure)
     }
+}
+
+@_cdecl("vectors_stream_free")
+public func vectors_stream_free(_ pointer: OpaquePointer) {
+    Unmanaged<ScanStream>.fromOpaque(UnsafeRawPointer(pointer)).release()
 }
 
 @_cdecl("vectors_hnsw_repair")

@@ -135,3 +135,58 @@ func recall(graph: MemoryGraph, data: [[Float]], queries: [[Float]], k: Int, ef:
         #expect(p.level(forUniform: .leastNonzeroMagnitude) == HNSWParameters.maxLevel)
     }
 }
+
+@Suite struct Streaming {
+    let parameters = HNSWParameters(m: 8, efConstruction: 32)
+
+    /// Exhausting the stream returns every live node exactly once.
+    @Test func exhaustsTheGraph() throws {
+        let data = clusteredData(count: 800, dimensions: 8, seed: 5)
+        let graph = try buildGraph(data, metric: .l2, parameters: parameters, seed: 3)
+        for node in stride(from: Int32(0), to: 800, by: 7) { graph.deleted.insert(node) }
+        let stream = SearchStream(graph: graph, query: data[3], ef: 10, continues: true, memoryLimit: .max)
+        var seen: [Int32] = []
+        while let c = try stream.next() { seen.append(c.node) }
+        #expect(seen.count == 800 - graph.deleted.count)
+        #expect(Set(seen).count == seen.count)
+        #expect(seen.allSatisfy { !graph.deleted.contains($0) })
+        #expect(seen.first == 3)
+    }
+
+    /// The first ef results are phase 1's, in exact order; basic mode stops there.
+    @Test func basicModeStopsAfterPhaseOne() throws {
+        let data = clusteredData(count: 500, dimensions: 8, seed: 6)
+        let graph = try buildGraph(data, metric: .l2, parameters: parameters, seed: 4)
+        let basic = SearchStream(graph: graph, query: data[0], ef: 20, continues: false, memoryLimit: .max)
+        var results: [Candidate<Int32>] = []
+        while let c = try basic.next() { results.append(c) }
+        #expect(results.count == 20)
+        #expect(zip(results, results.dropFirst()).allSatisfy { $0.distance <= $1.distance })
+        #expect(results.map(\.node) == (try graph.search(query: data[0], ef: 20)).map(\.node))
+    }
+
+    /// Later results are approximately ordered: recall of each successive
+    /// window of 50 against the exact ranking stays high.
+    @Test func laterResultsAreApproximatelyOrdered() throws {
+        let all = clusteredData(count: 2050, dimensions: 12, seed: 8)
+        let data = Array(all.prefix(2000))
+        let graph = try buildGraph(data, metric: .l2, parameters: HNSWParameters(m: 12, efConstruction: 64), seed: 2)
+        let query = all[2010]
+        let exact = exactNearest(data, live: { _ in true }, query: query, k: 300, metric: .l2)
+        let stream = SearchStream(graph: graph, query: query, ef: 40, continues: true, memoryLimit: .max)
+        var got: [Int] = []
+        while got.count < 300, let c = try stream.next() { got.append(Int(c.node)) }
+        let overlap = Set(got).intersection(exact).count
+        #expect(Double(overlap) / 300 >= 0.9, "overlap \(overlap)")
+    }
+
+    @Test func memoryLimitEndsTheStream() throws {
+        let data = clusteredData(count: 1000, dimensions: 8, seed: 9)
+        let graph = try buildGraph(data, metric: .l2, parameters: parameters, seed: 5)
+        let stream = SearchStream(graph: graph, query: data[0], ef: 10, continues: true, memoryLimit: 20_000)
+        var count = 0
+        while try stream.next() != nil { count += 1 }
+        #expect(stream.hitMemoryLimit)
+        #expect(count >= 10 && count < 1000)
+    }
+}
