@@ -58,6 +58,11 @@ public struct IndexOptionsText: Equatable, Sendable {
                     message: "index option \"\(key)\" must be inside the [indexing.hnsw] table",
                     detail: "Line \(lineNumber).")
             }
+            guard key == "m" || key == "ef_construction" else {
+                throw ParseError(
+                    message: "unknown index option \"\(key)\" in [indexing.hnsw]",
+                    detail: "Supported keys are m and ef_construction.")
+            }
             guard let value = Int(valueText.replacingUnderscores()) else {
                 throw ParseError(message: "index option \(key) must be an integer, got \"\(valueText)\"", detail: "Line \(lineNumber).")
             }
@@ -81,9 +86,7 @@ public struct IndexOptionsText: Equatable, Sendable {
                 }
                 result.efConstruction = value
             default:
-                throw ParseError(
-                    message: "unknown index option \"\(key)\" in [indexing.hnsw]",
-                    detail: "Supported keys are m and ef_construction.")
+                preconditionFailure("key checked above")
             }
         }
         return result
