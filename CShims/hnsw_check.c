@@ -37,8 +37,11 @@ typedef struct CheckState
 	int64		count;
 	VectorsNode *links;
 	int64		link_count;
-	uint64	   *live_heap_tids; /* sorted */
+	uint64	   *live_heap_tids; /* of live elements, sorted */
 	int64		live_count;
+	uint64	   *heap_rows;		/* live heap rows with an indexable vector */
+	int64		heap_row_count;
+	int64		heap_row_capacity;
 	int64		missing_rows;
 	int			metric;
 	int			dimensions;
@@ -159,6 +162,12 @@ heap_callback(Relation index, ItemPointer tid, Datum *values, bool *isnull, bool
 	key = hnsw_tid_to_u64(tid);
 	if (bsearch(&key, state->live_heap_tids, state->live_count, sizeof(uint64), compare_u64) == NULL)
 		state->missing_rows++;
+	if (state->heap_row_count == state->heap_row_capacity)
+	{
+		state->heap_row_capacity *= 2;
+		state->heap_rows = repalloc_huge(state->heap_rows, sizeof(uint64) * state->heap_row_capacity);
+	}
+	state->heap_rows[state->heap_row_count++] = key;
 }
 
 PG_FUNCTION_INFO_V1(vectors_index_check);
@@ -232,23 +241,30 @@ vectors_index_check(PG_FUNCTION_ARGS)
 	for (int64 i = 0; i < state.count; i++)
 	{
 		if (state.elements[i].deleted)
-		{
 			deleted++;
-			continue;
+		else
+		{
+			live++;
+			state.live_heap_tids[state.live_count++] = state.elements[i].heap_tid;
 		}
-		live++;
-		if (!state.elements[i].reached)
-			unreachable++;
-		state.live_heap_tids[state.live_count++] = state.elements[i].heap_tid;
 	}
 	qsort(state.live_heap_tids, state.live_count, sizeof(uint64), compare_u64);
 
 	/* Every live heap row must be in the index. */
 	state.scratch = palloc(sizeof(float) * Max(meta.dimensions, 1));
-	{
-		IndexInfo  *info = BuildIndexInfo(index);
+	state.heap_row_capacity = 1024;
+	state.heap_rows = MemoryContextAllocHuge(CurrentMemoryContext, sizeof(uint64) * state.heap_row_capacity);
+	table_index_build_scan(heap, index, BuildIndexInfo(index), false, false, heap_callback, &state, NULL);
+	qsort(state.heap_rows, state.heap_row_count, sizeof(uint64), compare_u64);
 
-		table_index_build_scan(heap, index, info, false, false, heap_callback, &state, NULL);
+	/* ... and reachable. */
+	for (int64 i = 0; i < state.count; i++)
+	{
+		CheckedElement *e = &state.elements[i];
+
+		if (!e->deleted && !e->reached &&
+			bsearch(&e->heap_tid, state.heap_rows, state.heap_row_count, sizeof(uint64), compare_u64) != NULL)
+			unreachable++;
 	}
 
 	index_close(index, AccessShareLock);

@@ -4,7 +4,7 @@
 set -euo pipefail
 
 packages=(
-    make gcc
+    make gcc bc
     postgresql postgresql-contrib postgresql-server-dev-all libpq-dev  # server, PGXS headers, libpq
     libipc-run-perl           # PostgreSQL's TAP cluster-test modules
     libopenblas-dev zlib1g-dev libjpeg62-turbo-dev libpng-dev libwebp-dev  # CLIP module

@@ -8,7 +8,7 @@ venv=$(pwd)/.venv
 [ -x "$venv/bin/python" ] || python3 -m venv "$venv" >&2
 missing=()
 for package in "$@"; do
-    "$venv/bin/python" -m pip show -q "$package" >/dev/null 2>&1 || missing+=("$package")
+    "$venv/bin/python" -m pip show -q "${package%%[*}" >/dev/null 2>&1 || missing+=("$package")
 done
 if [ ${#missing[@]} -gt 0 ]; then
     echo "installing into .venv: ${missing[*]}" >&2

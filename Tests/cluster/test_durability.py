@@ -1,0 +1,172 @@
+"""Crash safety, streaming replication and concurrency of the index, on
+real servers: the index is WAL-logged, so recovery and replicas need no
+extra code, and these tests hold it to that."""
+import os
+import random
+import shutil
+import subprocess
+import threading
+import time
+
+import psycopg
+
+from conftest import BINDIR, ROOT, Cluster, as_server_user, glove, literal, load
+
+DIMS = 50
+
+
+def setup_items(conn, opclass="vector_l2_ops", rows=2000):
+    conn.execute("CREATE EXTENSION vectors")
+    conn.execute(f"CREATE TABLE items (id integer PRIMARY KEY, embedding vector({DIMS}))")
+    load(conn, "items", glove(rows))
+    conn.execute(f"CREATE INDEX items_embedding ON items USING vectors (embedding {opclass})")
+
+
+def check_ok(conn):
+    row = conn.execute("SELECT * FROM vectors_index_check('items_embedding')").fetchone()
+    assert row[-1], f"index check failed: {row}"
+    return row
+
+
+def index_matches_exact(conn, queries, k=10, operator="<->"):
+    """With a wide search, the index must return what a sequential scan returns."""
+    with conn.cursor() as cur:
+        for q in queries:
+            sql = f"SELECT id FROM items ORDER BY embedding {operator} %s, id LIMIT {k}"
+            cur.execute("SET enable_indexscan = off")
+            exact = [r[0] for r in cur.execute(sql, (literal(q),)).fetchall()]
+            cur.execute("RESET enable_indexscan; SET enable_seqscan = off; SET vectors.hnsw_ef_search = 400")
+            found = [r[0] for r in cur.execute(
+                f"SELECT id FROM items ORDER BY embedding {operator} %s LIMIT {k}", (literal(q),)).fetchall()]
+            cur.execute("RESET enable_seqscan; RESET vectors.hnsw_ef_search")
+            assert set(found) == set(exact), (found, exact)
+
+
+def test_crash_during_concurrent_inserts(cluster):
+    conn = cluster.connect()
+    setup_items(conn)
+    vectors = glove(20_000, offset=2000)
+    committed = []
+    lock = threading.Lock()
+    stop = threading.Event()
+
+    def writer(worker):
+        try:
+            c = cluster.connect()
+            i = worker
+            while not stop.is_set() and i < len(vectors):
+                c.execute("INSERT INTO items VALUES (%s, %s)", (2000 + i, literal(vectors[i])))
+                with lock:
+                    committed.append(2000 + i)  # INSERT returned: committed (autocommit)
+                i += 4
+        except psycopg.Error:
+            pass  # the server went away under us: expected
+
+    threads = [threading.Thread(target=writer, args=(w,)) for w in range(4)]
+    for t in threads:
+        t.start()
+    time.sleep(4)
+    cluster.kill9()
+    stop.set()
+    for t in threads:
+        t.join(timeout=30)
+    assert len(committed) > 100, "too few inserts before the crash to mean anything"
+
+    cluster.start()  # crash recovery replays the WAL
+    conn = cluster.connect()
+    present = {r[0] for r in conn.execute("SELECT id FROM items WHERE id >= 2000").fetchall()}
+    assert set(committed) <= present, "a committed row was lost"
+    # Every committed row is found through the index (a wide search from its own vector).
+    with conn.cursor() as cur:
+        cur.execute("SET enable_seqscan = off")
+        for row_id in random.Random(1).sample(committed, 50):
+            v = vectors[row_id - 2000]
+            got = cur.execute("SELECT id FROM items ORDER BY embedding <-> %s LIMIT 1", (literal(v),)).fetchone()
+            assert got[0] == row_id or conn.execute(
+                "SELECT embedding <-> %s FROM items WHERE id = %s", (literal(v), got[0])).fetchone()[0] == 0
+    index_matches_exact(conn, glove(20, offset=30_000))
+    live, deleted, unreachable, bad_links, missing, ok = check_ok(conn)
+    assert missing == 0 and live >= 2000 + len(committed)
+    # The index keeps working for writes after recovery.
+    conn.execute("INSERT INTO items VALUES (-1, %s)", (literal(vectors[-1]),))
+    conn.execute("DELETE FROM items WHERE id % 5 = 0")
+    conn.execute("VACUUM items")
+    check_ok(conn)
+
+
+def test_streaming_replica_returns_the_same_results(workdir):
+    primary = Cluster(workdir, "primary").init(wal_level="replica").start()
+    standby = Cluster(workdir, "standby")
+    try:
+        conn = primary.connect()
+        setup_items(conn, "vector_cos_ops")
+        as_server_user([f"{BINDIR}/pg_basebackup", "-h", primary.dir, "-p", str(primary.port), "-U", "postgres",
+                        "-D", standby.data, "-R", "-X", "stream", "--no-sync"])
+        standby.configure(hot_standby="on")
+        standby.start()
+
+        # Changes after the base backup reach the standby only through WAL:
+        # inserts into the index, deletes, VACUUM's repair, a second index build.
+        load(conn, "items", glove(2000, offset=2000), first_id=2000)
+        conn.execute("DELETE FROM items WHERE id % 3 = 0")
+        conn.execute("VACUUM items")
+        conn.execute("CREATE INDEX items_l2 ON items USING vectors (embedding vector_l2_ops)")
+        load(conn, "items", glove(500, offset=4000), first_id=4000)
+        lsn = conn.execute("SELECT pg_current_wal_insert_lsn()").fetchone()[0]
+
+        replica = standby.connect()
+        deadline = time.time() + 60
+        while replica.execute("SELECT pg_last_wal_replay_lsn() >= %s::pg_lsn", (lsn,)).fetchone()[0] is not True:
+            assert time.time() < deadline, "standby did not catch up"
+            time.sleep(0.2)
+
+        queries = glove(30, offset=10_000)
+        for server in (conn, replica):
+            server.execute("SET enable_seqscan = off")
+        for operator in ("<=>", "<->"):
+            for q in queries:
+                sql = f"SELECT id, embedding {operator} %s FROM items ORDER BY embedding {operator} %s LIMIT 20"
+                a = conn.execute(sql, (literal(q), literal(q))).fetchall()
+                b = replica.execute(sql, (literal(q), literal(q))).fetchall()
+                assert a == b
+                assert len(a) == 20
+        plan = "\n".join(r[0] for r in replica.execute(
+            "EXPLAIN SELECT id FROM items ORDER BY embedding <=> %s LIMIT 5", (literal(queries[0]),)).fetchall())
+        assert "Index Scan using items_embedding" in plan
+    finally:
+        standby.stop("immediate")
+        primary.stop("immediate")
+
+
+def test_concurrent_inserts_searches_and_vacuum(cluster, workdir):
+    conn = cluster.connect()
+    setup_items(conn, rows=3000)
+    conn.execute("CREATE SEQUENCE item_ids START 100000")
+    scripts = {
+        "insert.sql": "INSERT INTO items SELECT nextval('item_ids'), "
+                      "(SELECT array_agg(random() - 0.5)::real[] FROM generate_series(1, 50));\n",
+        "search.sql": "SELECT id FROM items ORDER BY embedding <-> "
+                      "(SELECT array_agg(random() - 0.5)::real[]::vector FROM generate_series(1, 50)) LIMIT 10;\n",
+        "delete.sql": "DELETE FROM items WHERE id = (SELECT (random() * 3000)::integer);\n",
+        "vacuum.sql": "VACUUM items;\n",
+    }
+    for name, text in scripts.items():
+        with open(os.path.join(workdir, name), "w") as f:
+            f.write(text)
+    weights = {"insert.sql": 10, "search.sql": 10, "delete.sql": 3, "vacuum.sql": 1}
+    args = [f"{BINDIR}/pgbench", "-h", cluster.dir, "-p", str(cluster.port), "-U", "postgres", "-n",
+            "-c", "6", "-j", "2", "-T", "12", "postgres"]
+    for name, weight in weights.items():
+        args += ["-f", f"{os.path.join(workdir, name)}@{weight}"]
+    result = subprocess.run(args, capture_output=True, text=True, timeout=300)
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "number of failed transactions: 0" in result.stdout, result.stdout
+    processed = int(next(l for l in result.stdout.splitlines()
+                         if l.startswith("number of transactions actually processed")).split(":")[1].split("/")[0])
+    assert processed > 100, result.stdout
+    inserted = conn.execute("SELECT count(*) FROM items WHERE id >= 100000").fetchone()[0]
+    assert inserted > 0
+    conn.execute("VACUUM items")
+    live, deleted, unreachable, bad_links, missing, ok = check_ok(conn)
+    assert live == conn.execute("SELECT count(*) FROM items").fetchone()[0]
+    assert "PANIC" not in cluster.log() and "server process" not in cluster.log()
