@@ -12,7 +12,8 @@ extension GraphWriter {
             }
             var entries = [entry]
             for layer in stride(from: min(level, top), through: 0, by: -1) {
-                var visited: Set<Node> = [node]
+                var visited = makeVisitedSet()
+                _ = visited.insert(node)
                 let found = try searchLayer(
                     query: query, entries: entries, ef: parameters.efConstruction, level: layer, visited: &visited)
                 entries = found.items.sorted { $0.distance < $1.distance }
@@ -85,22 +86,25 @@ extension GraphWriter {
     ) throws -> [Candidate<Node>] {
         if candidates.count <= limit { return candidates }
         let distance = metric.function
+        let dims = dimensions
         var kept: [Candidate<Node>] = []
-        var keptVectors: [[Float]] = []
+        kept.reserveCapacity(limit)
+        // The kept vectors, back to back, so the diversity test is plain pointer math.
+        var keptVectors = [Float](repeating: 0, count: limit * dims)
         var discarded: [Candidate<Node>] = []
-        for candidate in candidates {
-            if kept.count == limit { break }
-            let v = try vector(of: candidate.node)
-            let diverse = v.withUnsafeBufferPointer { c in
-                keptVectors.allSatisfy { r in
-                    r.withUnsafeBufferPointer { distance(c.baseAddress!, $0.baseAddress!, dimensions) } > candidate.distance
+        try keptVectors.withUnsafeMutableBufferPointer { keptBuffer in
+            let keptBase = keptBuffer.baseAddress!
+            for candidate in candidates {
+                if kept.count == limit { break }
+                let keptCount = kept.count
+                let diverse = try withVector(of: candidate.node) { c -> Bool in
+                    for j in 0..<keptCount where distance(c, keptBase + j * dims, dims) <= candidate.distance {
+                        return false
+                    }
+                    (keptBase + keptCount * dims).update(from: c, count: dims)
+                    return true
                 }
-            }
-            if diverse {
-                kept.append(candidate)
-                keptVectors.append(v)
-            } else {
-                discarded.append(candidate)
+                if diverse { kept.append(candidate) } else { discarded.append(candidate) }
             }
         }
         for candidate in discarded where kept.count < limit { kept.append(candidate) }

@@ -14,7 +14,7 @@ public final class MemoryGraph: GraphWriter {
     /// Nodes marked deleted (traversed, never returned).
     public var deleted: Set<Int32> = []
     private var entry: (node: Int32, level: Int)?
-    private let distance: @Sendable (UnsafePointer<Float>, UnsafePointer<Float>, Int) -> Float
+    private let distance: DistanceFunction
 
     public init(dimensions: Int, metric: Metric, parameters: HNSWParameters) {
         self.dimensions = dimensions
@@ -60,7 +60,7 @@ public final class MemoryGraph: GraphWriter {
 
     public func visit(_ node: Int32, query: UnsafePointer<Float>) -> (distance: Float, live: Bool) {
         let d = vectors.withUnsafeBufferPointer { distance(query, $0.baseAddress! + Int(node) * dimensions, dimensions) }
-        return (d, !deleted.contains(node))
+        return (d, deleted.isEmpty || !deleted.contains(node))
     }
 
     public func neighbors(of node: Int32, level: Int) -> [Int32] {
@@ -69,6 +69,12 @@ public final class MemoryGraph: GraphWriter {
     }
 
     public func checkInterrupts() {}
+
+    public func makeVisitedSet() -> DenseVisitedSet { DenseVisitedSet(capacity: links.count) }
+
+    public func withVector<R>(of node: Int32, _ body: (UnsafePointer<Float>) throws -> R) rethrows -> R {
+        try vectors.withUnsafeBufferPointer { try body($0.baseAddress! + Int(node) * dimensions) }
+    }
 
     public func vector(of node: Int32) -> [Float] {
         let start = Int(node) * dimensions

@@ -26,16 +26,27 @@ public enum Metric: UInt8, Sendable, CaseIterable {
 
     /// The distance function over prepared vectors, using the fastest
     /// kernels this CPU has. Copy it out once; do not look it up per call.
-    public var function: @Sendable (UnsafePointer<Float>, UnsafePointer<Float>, Int) -> Float {
-        let kernels = DistanceKernels.best
-        switch self {
-        case .l2: return kernels.l2Squared
-        case .dot:
-            let dot = kernels.dot
-            return { -dot($0, $1, $2) }
-        case .cosine:
-            let dot = kernels.dot
-            return { max(0, 1 - dot($0, $1, $2)) }
+    public var function: DistanceFunction { DistanceFunction(metric: self, kernels: DistanceKernels.best) }
+}
+
+/// A metric bound to a kernel family: a small value, cheap to call.
+public struct DistanceFunction: Sendable {
+    public let metric: Metric
+    @usableFromInline let l2Squared: DistanceKernels.Pair
+    @usableFromInline let dot: DistanceKernels.Pair
+
+    public init(metric: Metric, kernels: DistanceKernels) {
+        self.metric = metric
+        self.l2Squared = kernels.l2Squared
+        self.dot = kernels.dot
+    }
+
+    @inlinable @inline(__always)
+    public func callAsFunction(_ a: UnsafePointer<Float>, _ b: UnsafePointer<Float>, _ count: Int) -> Float {
+        switch metric {
+        case .l2: return l2Squared(a, b, count)
+        case .dot: return -dot(a, b, count)
+        case .cosine: return max(0, 1 - dot(a, b, count))
         }
     }
 }

@@ -27,7 +27,8 @@ extension GraphWriter {
             try base.withUnsafeBufferPointer { b in
                 var candidates = try pool.map { Candidate(distance: try visit($0, query: b.baseAddress!).distance, node: $0) }
                 if candidates.count < limit, let (entry, _) = try descend(query: b.baseAddress!, toLevel: layer) {
-                    var visited: Set<Node> = [node]
+                    var visited = makeVisitedSet()
+                _ = visited.insert(node)
                     let found = try searchLayer(
                         query: b.baseAddress!, entries: [entry], ef: parameters.efConstruction, level: layer,
                         visited: &visited)

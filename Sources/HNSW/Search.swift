@@ -6,11 +6,11 @@ extension GraphReader {
     /// the graph); callers filter them where results are returned.
     @usableFromInline
     func searchLayer(
-        query: UnsafePointer<Float>, entries: [Candidate<Node>], ef: Int, level: Int, visited: inout Set<Node>
+        query: UnsafePointer<Float>, entries: [Candidate<Node>], ef: Int, level: Int, visited: inout Visited
     ) throws -> CandidateHeap<Node> {
         var candidates = CandidateHeap<Node>(nearestFirst: true)
         var results = CandidateHeap<Node>(nearestFirst: false)
-        for entry in entries where visited.insert(entry.node).inserted {
+        for entry in entries where visited.insert(entry.node) {
             candidates.push(entry)
             results.push(entry)
             if results.count > ef { results.pop() }
@@ -20,7 +20,7 @@ extension GraphReader {
             if results.count >= ef, let worst = results.top, current.distance > worst.distance { break }
             expanded += 1
             if expanded % 64 == 0 { try checkInterrupts() }
-            for neighbor in try neighbors(of: current.node, level: level) where visited.insert(neighbor).inserted {
+            for neighbor in try neighbors(of: current.node, level: level) where visited.insert(neighbor) {
                 let (distance, _) = try visit(neighbor, query: query)
                 if results.count < ef || distance < results.top!.distance {
                     let candidate = Candidate(distance: distance, node: neighbor)
@@ -41,7 +41,7 @@ extension GraphReader {
         var best = Candidate(distance: try visit(entryNode, query: query).distance, node: entryNode)
         var current = top
         while current > level {
-            var visited: Set<Node> = []
+            var visited = makeVisitedSet()
             let layer = try searchLayer(query: query, entries: [best], ef: 1, level: current, visited: &visited)
             best = layer.items.min { $0.distance < $1.distance } ?? best
             current -= 1
@@ -55,7 +55,7 @@ extension GraphReader {
         precondition(query.count == dimensions, "query has \(query.count) dimensions, graph has \(dimensions)")
         return try query.withUnsafeBufferPointer { q -> [Candidate<Node>] in
             guard let (entry, _) = try descend(query: q.baseAddress!, toLevel: 0) else { return [] }
-            var visited: Set<Node> = []
+            var visited = makeVisitedSet()
             let found = try searchLayer(query: q.baseAddress!, entries: [entry], ef: ef, level: 0, visited: &visited)
             var live: [Candidate<Node>] = []
             live.reserveCapacity(found.count)

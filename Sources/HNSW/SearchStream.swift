@@ -19,7 +19,7 @@ public final class SearchStream<G: GraphReader> {
     let memoryLimit: Int
 
     var started = false
-    var visited: Set<G.Node> = []
+    var visited: G.Visited
     /// Found, live, not yet returned, nearest on top.
     var pending = CandidateHeap<G.Node>(nearestFirst: true)
     /// Phase 1's results, in order, still to be returned.
@@ -46,6 +46,7 @@ public final class SearchStream<G: GraphReader> {
         self.ef = max(ef, 1)
         self.continues = continues
         self.memoryLimit = memoryLimit
+        self.visited = graph.makeVisitedSet()
     }
 
     /// Approximate bytes held by the search state.
@@ -73,7 +74,7 @@ public final class SearchStream<G: GraphReader> {
         guard let (entry, _) = try graph.descend(query: q, toLevel: 0) else { return }
         var candidates = CandidateHeap<G.Node>(nearestFirst: true)
         var results = CandidateHeap<G.Node>(nearestFirst: false)
-        visited.insert(entry.node)
+        _ = visited.insert(entry.node)
         candidates.push(entry)
         results.push(entry)
         var expanded = 0
@@ -84,7 +85,7 @@ public final class SearchStream<G: GraphReader> {
             }
             expanded += 1
             if expanded % 64 == 0 { try graph.checkInterrupts() }
-            for neighbor in try graph.neighbors(of: current.node, level: 0) where visited.insert(neighbor).inserted {
+            for neighbor in try graph.neighbors(of: current.node, level: 0) where visited.insert(neighbor) {
                 let distance = try graph.visit(neighbor, query: q).distance
                 let candidate = Candidate(distance: distance, node: neighbor)
                 if results.count < ef || distance < results.top!.distance {
@@ -129,7 +130,7 @@ public final class SearchStream<G: GraphReader> {
             }
             expanded += 1
             if expanded % 64 == 0 { try graph.checkInterrupts() }
-            for neighbor in try graph.neighbors(of: current.node, level: 0) where visited.insert(neighbor).inserted {
+            for neighbor in try graph.neighbors(of: current.node, level: 0) where visited.insert(neighbor) {
                 let distance = try graph.visit(neighbor, query: q).distance
                 frontier.push(Candidate(distance: distance, node: neighbor))
             }

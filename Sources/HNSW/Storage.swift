@@ -5,6 +5,11 @@
 /// cancellation) as Swift errors, and the graph code unwinds normally.
 public protocol GraphReader {
     associatedtype Node: Hashable & Sendable
+    /// The set a search records visited nodes in.
+    associatedtype Visited: VisitedSet = HashedVisitedSet<Node> where Visited.Node == Node
+
+    /// An empty visited set for one search.
+    func makeVisitedSet() -> Visited
 
     /// Dimension of every stored vector.
     var dimensions: Int { get }
@@ -34,6 +39,9 @@ public protocol GraphWriter: GraphReader {
     /// A copy of `node`'s (prepared) vector.
     func vector(of node: Node) throws -> [Float]
 
+    /// Calls `body` with `node`'s vector (no copy where the storage allows).
+    func withVector<R>(of node: Node, _ body: (UnsafePointer<Float>) throws -> R) throws -> R
+
     /// Replaces `node`'s neighbour list on `level`.
     func setNeighbors(of node: Node, level: Int, to neighbors: [Node]) throws
 
@@ -42,4 +50,48 @@ public protocol GraphWriter: GraphReader {
 
     /// The level `node` was inserted with.
     func level(of node: Node) throws -> Int
+}
+
+/// The nodes one search has already looked at.
+public protocol VisitedSet {
+    associatedtype Node
+    /// Adds `node`; false if it was there already.
+    mutating func insert(_ node: Node) -> Bool
+    /// How many nodes are in the set.
+    var count: Int { get }
+}
+
+/// A visited set for any node type.
+public struct HashedVisitedSet<Node: Hashable>: VisitedSet {
+    @usableFromInline var nodes: Set<Node> = []
+    public init() {}
+    @inlinable public mutating func insert(_ node: Node) -> Bool { nodes.insert(node).inserted }
+    public var count: Int { nodes.count }
+}
+
+extension GraphWriter {
+    public func withVector<R>(of node: Node, _ body: (UnsafePointer<Float>) throws -> R) throws -> R {
+        let copy = try vector(of: node)
+        return try copy.withUnsafeBufferPointer { try body($0.baseAddress!) }
+    }
+}
+
+extension GraphReader where Visited == HashedVisitedSet<Node> {
+    public func makeVisitedSet() -> HashedVisitedSet<Node> { HashedVisitedSet() }
+}
+
+/// A bitmap over dense integer nodes 0..<capacity: no hashing.
+public struct DenseVisitedSet: VisitedSet {
+    @usableFromInline var words: [UInt64]
+    @usableFromInline var storedCount = 0
+    public var count: Int { storedCount }
+    public init(capacity: Int) { words = Array(repeating: 0, count: (capacity + 63) / 64) }
+    @inlinable public mutating func insert(_ node: Int32) -> Bool {
+        let index = Int(node)
+        let bit = UInt64(1) << UInt64(index & 63)
+        if words[index >> 6] & bit != 0 { return false }
+        words[index >> 6] |= bit
+        storedCount += 1
+        return true
+    }
 }

@@ -9,7 +9,9 @@ import VectorKernelsAVX512
 /// the function values out of `DistanceKernels.best` instead of going through
 /// the global on every call.
 public struct DistanceKernels: Sendable {
-    public typealias Pair = @Sendable (UnsafePointer<Float>, UnsafePointer<Float>, Int) -> Float
+    /// A plain C function pointer: calling it costs no reference counting,
+    /// which matters in graph search where it runs millions of times.
+    public typealias Pair = @convention(c) (UnsafePointer<Float>, UnsafePointer<Float>, Int) -> Float
     public typealias Terms = @Sendable (UnsafePointer<Float>, UnsafePointer<Float>, Int) -> (dot: Float, normA: Float, normB: Float)
 
     /// Which compiled family these are: "baseline", "avx2" or "avx512".
@@ -30,11 +32,12 @@ public struct DistanceKernels: Sendable {
 
     /// AVX2 + FMA. Only valid where `vectors_cpu_level() >= VECTORS_CPU_AVX2`.
     public static let avx2 = DistanceKernels(
-        name: "avx2", l2Squared: AVX2Kernels.l2Squared, dot: AVX2Kernels.dot, cosineTerms: AVX2Kernels.cosineTerms)
+        name: "avx2", l2Squared: { AVX2Kernels.l2Squared($0, $1, $2) }, dot: { AVX2Kernels.dot($0, $1, $2) },
+        cosineTerms: AVX2Kernels.cosineTerms)
 
     /// AVX-512. Only valid where `vectors_cpu_level() >= VECTORS_CPU_AVX512`.
     public static let avx512 = DistanceKernels(
-        name: "avx512", l2Squared: AVX512Kernels.l2Squared, dot: AVX512Kernels.dot,
+        name: "avx512", l2Squared: { AVX512Kernels.l2Squared($0, $1, $2) }, dot: { AVX512Kernels.dot($0, $1, $2) },
         cosineTerms: AVX512Kernels.cosineTerms)
 
     /// Every family this CPU can run, slowest first (for tests and benchmarks).
