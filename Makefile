@@ -40,7 +40,8 @@ include $(PGXS)
 # SwiftPM is incremental, so asking it every time is cheap and always right.
 .PHONY: swift-lib
 swift-lib:
-	$(SWIFT) build -c release --product VectorsExtension --scratch-path $(SWIFT_SCRATCH)
+	$(SWIFT) build -c release --product VectorsExtension --scratch-path $(SWIFT_SCRATCH) \
+		-Xswiftc -cross-module-optimization
 
 $(SWIFT_LIB): swift-lib
 $(shlib): $(SWIFT_LIB)
