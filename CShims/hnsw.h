@@ -180,6 +180,36 @@ extern void hnsw_write_metapage(Relation index, ForkNumber fork, VectorsIndexInf
 extern void hnsw_read_metapage(Relation index, HnswMetaPageData *meta);
 extern VectorsNode hnsw_add_element(VectorsIndexHandle *handle, const float *vector, int level, ItemPointer heap_tid);
 
+typedef struct CheckedElement
+{
+	VectorsNode node;
+	uint64		heap_tid;
+	bool		deleted;
+	bool		reached;
+	int			first_link;		/* index into links[] */
+	int			link_count;
+} CheckedElement;
+
+typedef struct HnswGraphScan
+{
+	CheckedElement *elements;
+	int64		count;
+	VectorsNode *links;
+	int64		link_count;
+	uint64	   *live_heap_tids; /* of live elements, sorted */
+	int64		live_count;
+	uint64	   *heap_rows;		/* live heap rows with an indexable vector */
+	int64		heap_row_count;
+	int64		heap_row_capacity;
+	int64		missing_rows;
+	int			metric;
+	int			dimensions;
+	float	   *scratch;
+} HnswGraphScan;
+
+/* hnsw_check.c */
+extern int64 hnsw_scan_graph(Relation index, HnswGraphScan *scan);
+
 /* hnsw_build.c, hnsw_insert.c, hnsw_scan.c, hnsw_vacuum.c */
 extern IndexBuildResult *hnsw_build(Relation heap, Relation index, IndexInfo *info);
 extern void hnsw_build_empty(Relation index);

@@ -21,33 +21,6 @@
 
 #include "hnsw.h"
 
-typedef struct CheckedElement
-{
-	VectorsNode node;
-	uint64		heap_tid;
-	bool		deleted;
-	bool		reached;
-	int			first_link;		/* index into links[] */
-	int			link_count;
-} CheckedElement;
-
-typedef struct CheckState
-{
-	CheckedElement *elements;
-	int64		count;
-	VectorsNode *links;
-	int64		link_count;
-	uint64	   *live_heap_tids; /* of live elements, sorted */
-	int64		live_count;
-	uint64	   *heap_rows;		/* live heap rows with an indexable vector */
-	int64		heap_row_count;
-	int64		heap_row_capacity;
-	int64		missing_rows;
-	int			metric;
-	int			dimensions;
-	float	   *scratch;
-} CheckState;
-
 static int
 compare_u64(const void *a, const void *b)
 {
@@ -58,7 +31,7 @@ compare_u64(const void *a, const void *b)
 }
 
 static int64
-find_element(CheckState *state, VectorsNode node)
+find_element(HnswGraphScan *state, VectorsNode node)
 {
 	int64		low = 0,
 				high = state->count - 1;
@@ -78,7 +51,7 @@ find_element(CheckState *state, VectorsNode node)
 }
 
 static void
-add_link(CheckState *state, int64 *capacity, ItemPointer tid)
+add_link(HnswGraphScan *state, int64 *capacity, ItemPointer tid)
 {
 	if (state->link_count == *capacity)
 	{
@@ -90,7 +63,7 @@ add_link(CheckState *state, int64 *capacity, ItemPointer tid)
 
 /* Reads every element and its links (elements come out sorted by node). */
 static void
-collect(Relation index, CheckState *state, int m)
+collect(Relation index, HnswGraphScan *state, int m)
 {
 	BlockNumber nblocks = RelationGetNumberOfBlocks(index);
 	int64		capacity = 1024,
@@ -150,7 +123,7 @@ collect(Relation index, CheckState *state, int m)
 static void
 heap_callback(Relation index, ItemPointer tid, Datum *values, bool *isnull, bool alive, void *arg)
 {
-	CheckState *state = (CheckState *) arg;
+	HnswGraphScan *state = (HnswGraphScan *) arg;
 	Vector	   *vector;
 	uint64		key;
 
@@ -170,6 +143,63 @@ heap_callback(Relation index, ItemPointer tid, Datum *values, bool *isnull, bool
 	state->heap_rows[state->heap_row_count++] = key;
 }
 
+/*
+ * Reads the whole graph and marks what the entry point reaches (all
+ * layers). Returns the number of links that point at no element.
+ */
+int64
+hnsw_scan_graph(Relation index, HnswGraphScan *state)
+{
+	HnswMetaPageData meta;
+	int64		bad_links = 0;
+	int64	   *queue;
+	int64		head = 0,
+				tail = 0;
+
+	hnsw_read_metapage(index, &meta);
+	memset(state, 0, sizeof(HnswGraphScan));
+	state->dimensions = meta.dimensions;
+	state->metric = meta.metric;
+	collect(index, state, meta.m);
+	/* Links must point at elements. */
+	for (int64 i = 0; i < state->link_count; i++)
+		if (find_element(state, state->links[i]) < 0)
+			bad_links++;
+
+	/* Breadth-first from the entry point over all layers. */
+	queue = MemoryContextAllocHuge(CurrentMemoryContext, sizeof(int64) * Max(state->count, 1));
+	if (meta.entry_block != InvalidBlockNumber)
+	{
+		int64		entry = find_element(state, hnsw_node(meta.entry_block, meta.entry_offset));
+
+		if (entry < 0)
+			bad_links++;
+		else
+		{
+			state->elements[entry].reached = true;
+			queue[tail++] = entry;
+		}
+	}
+	while (head < tail)
+	{
+		CheckedElement *e = &state->elements[queue[head++]];
+
+		for (int i = 0; i < e->link_count; i++)
+		{
+			int64		target = find_element(state, state->links[e->first_link + i]);
+
+			if (target >= 0 && !state->elements[target].reached)
+			{
+				state->elements[target].reached = true;
+				queue[tail++] = target;
+			}
+		}
+	}
+
+	pfree(queue);
+	return bad_links;
+}
+
 PG_FUNCTION_INFO_V1(vectors_index_check);
 Datum
 vectors_index_check(PG_FUNCTION_ARGS)
@@ -179,14 +209,11 @@ vectors_index_check(PG_FUNCTION_ARGS)
 	Relation	heap = table_open(heap_oid, ShareLock);
 	Relation	index = index_open(index_oid, AccessShareLock);
 	HnswMetaPageData meta;
-	CheckState	state = {0};
+	HnswGraphScan	state = {0};
 	int64		bad_links = 0,
 				unreachable = 0,
 				live = 0,
 				deleted = 0;
-	int64	   *queue;
-	int64		head = 0,
-				tail = 0;
 	TupleDesc	desc;
 	Datum		values[6];
 	bool		nulls[6] = {0};
@@ -198,45 +225,8 @@ vectors_index_check(PG_FUNCTION_ARGS)
 				(errcode(ERRCODE_WRONG_OBJECT_TYPE),
 				 errmsg("\"%s\" is not a vectors index", RelationGetRelationName(index))));
 	hnsw_read_metapage(index, &meta);
-	state.dimensions = meta.dimensions;
-	state.metric = meta.metric;
-	collect(index, &state, meta.m);
 
-	/* Links must point at elements. */
-	for (int64 i = 0; i < state.link_count; i++)
-		if (find_element(&state, state.links[i]) < 0)
-			bad_links++;
-
-	/* Breadth-first from the entry point over all layers. */
-	queue = MemoryContextAllocHuge(CurrentMemoryContext, sizeof(int64) * Max(state.count, 1));
-	if (meta.entry_block != InvalidBlockNumber)
-	{
-		int64		entry = find_element(&state, hnsw_node(meta.entry_block, meta.entry_offset));
-
-		if (entry < 0)
-			bad_links++;
-		else
-		{
-			state.elements[entry].reached = true;
-			queue[tail++] = entry;
-		}
-	}
-	while (head < tail)
-	{
-		CheckedElement *e = &state.elements[queue[head++]];
-
-		for (int i = 0; i < e->link_count; i++)
-		{
-			int64		target = find_element(&state, state.links[e->first_link + i]);
-
-			if (target >= 0 && !state.elements[target].reached)
-			{
-				state.elements[target].reached = true;
-				queue[tail++] = target;
-			}
-		}
-	}
-
+	bad_links = hnsw_scan_graph(index, &state);
 	state.live_heap_tids = MemoryContextAllocHuge(CurrentMemoryContext, sizeof(uint64) * Max(state.count, 1));
 	for (int64 i = 0; i < state.count; i++)
 	{

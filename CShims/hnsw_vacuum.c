@@ -8,7 +8,9 @@
  *             deleted entry point is replaced;
  *  3. free:   deleted elements, now unreachable, are removed from their
  *             pages without moving other tuples; the free space map offers
- *             the space to later inserts.
+ *             the space to later inserts;
+ *  4. reconnect: live nodes that lost every incoming link (their referrers
+ *             were deleted, or pruning dropped them) get one again.
  */
 #include "postgres.h"
 
@@ -236,6 +238,35 @@ free_deleted(IndexVacuumInfo *info, NodeSet *deleted)
 	}
 }
 
+/* Pass 4: a few rounds, since one reconnection can displace another link. */
+static void
+reconnect_unreachable(VectorsIndexHandle *handle)
+{
+	for (int pass = 0; pass < 3; pass++)
+	{
+		HnswGraphScan graph;
+		int64		reconnected = 0;
+
+		hnsw_scan_graph(handle->index, &graph);
+		for (int64 i = 0; i < graph.count; i++)
+		{
+			VectorsError error;
+			VectorsStatus status;
+
+			if (graph.elements[i].reached || graph.elements[i].deleted)
+				continue;
+			vacuum_delay_point();
+			status = vectors_hnsw_reconnect(handle, &handle->info, graph.elements[i].node, &error);
+			hnsw_check_status(handle, status, &error);
+			reconnected++;
+		}
+		pfree(graph.elements);
+		pfree(graph.links);
+		if (reconnected == 0)
+			break;
+	}
+}
+
 IndexBulkDeleteResult *
 hnsw_bulk_delete(IndexVacuumInfo *info, IndexBulkDeleteResult *stats,
 				 IndexBulkDeleteCallback callback, void *callback_state)
@@ -256,6 +287,7 @@ hnsw_bulk_delete(IndexVacuumInfo *info, IndexBulkDeleteResult *stats,
 	LockPage(info->index, HNSW_WRITE_LOCK, ExclusiveLock);
 	repair(info, &handle, &deleted, best_live);
 	free_deleted(info, &deleted);
+	reconnect_unreachable(&handle);
 	UnlockPage(info->index, HNSW_WRITE_LOCK, ExclusiveLock);
 
 	stats->pages_deleted = 0;

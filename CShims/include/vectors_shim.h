@@ -195,6 +195,10 @@ VectorsStatus vectors_hnsw_repair(VectorsIndexHandle *handle, const VectorsIndex
 								  VectorsNode node, bool (*is_deleted) (void *context, VectorsNode node),
 								  void *context, bool *changed, VectorsError *error);
 
+/* Gives an unreachable live node an incoming link from its nearest reachable node. */
+VectorsStatus vectors_hnsw_reconnect(VectorsIndexHandle *handle, const VectorsIndexInfo *info,
+									 VectorsNode node, VectorsError *error);
+
 /*
  * In-memory build. A builder is a Swift object; C must release it with
  * vectors_build_free, also when the build fails (memory-context callback).

@@ -44,3 +44,60 @@ extension GraphWriter {
         return changed
     }
 }
+
+extension GraphWriter {
+    /// Gives an unreachable live `node` an incoming link: a search from the
+    /// entry point finds its nearest reachable live node, which then links
+    /// to it (replacing that node's farthest link). HNSW does not guarantee
+    /// that every node keeps an incoming link as lists are pruned (under
+    /// inner product, which is not a metric, about 1% lose theirs), and
+    /// vacuum can remove a node's only referrers.
+    /// Returns false if no such node exists (an empty or single-node graph).
+    public func reconnect(_ node: Node, parameters: HNSWParameters) throws -> Bool {
+        let base = try vector(of: node)
+        return try base.withUnsafeBufferPointer { b in
+            guard let (entry, _) = try descend(query: b.baseAddress!, toLevel: 0) else { return false }
+            var visited = makeVisitedSet()
+            _ = visited.insert(node)
+            let found = try searchLayer(
+                query: b.baseAddress!, entries: [entry], ef: parameters.efConstruction, level: 0, visited: &visited)
+            for candidate in found.items.sorted(by: { $0.distance < $1.distance }) where candidate.node != node {
+                guard try visit(candidate.node, query: b.baseAddress!).live else { continue }
+                if try link(candidate.node, to: node, distance: candidate.distance, level: 0, parameters: parameters) {
+                    return true
+                }
+                try forceLink(candidate.node, to: node, level: 0)
+                return true
+            }
+            return false
+        }
+    }
+}
+
+extension MemoryGraph {
+    /// Live nodes that no path from the entry point reaches.
+    public func unreachableNodes() -> [Int32] {
+        guard let (entry, _) = entryPoint() else { return [] }
+        var reached = DenseVisitedSet(capacity: count)
+        var stack = [entry]
+        _ = reached.insert(entry)
+        while let node = stack.popLast() {
+            for level in 0...level(of: node) {
+                for next in neighbors(of: node, level: level) where reached.insert(next) { stack.append(next) }
+            }
+        }
+        return (0..<Int32(count)).filter { !reached.contains($0) && !deleted.contains($0) }
+    }
+
+    /// Reconnects every unreachable node (a few passes: a reconnection can
+    /// displace another node's last incoming link). Returns how many remain.
+    @discardableResult
+    public func reconnectUnreachable(passes: Int = 3) throws -> Int {
+        var orphans = unreachableNodes()
+        for _ in 0..<passes where !orphans.isEmpty {
+            for node in orphans { _ = try reconnect(node, parameters: parameters) }
+            orphans = unreachableNodes()
+        }
+        return orphans.count
+    }
+}

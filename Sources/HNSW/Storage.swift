@@ -59,6 +59,8 @@ public protocol VisitedSet {
     mutating func insert(_ node: Node) -> Bool
     /// How many nodes are in the set.
     var count: Int { get }
+    /// Whether `node` is in the set.
+    func contains(_ node: Node) -> Bool
 }
 
 /// A visited set for any node type.
@@ -67,6 +69,7 @@ public struct HashedVisitedSet<Node: Hashable>: VisitedSet {
     public init() {}
     @inlinable public mutating func insert(_ node: Node) -> Bool { nodes.insert(node).inserted }
     public var count: Int { nodes.count }
+    public func contains(_ node: Node) -> Bool { nodes.contains(node) }
 }
 
 extension GraphWriter {
@@ -93,5 +96,8 @@ public struct DenseVisitedSet: VisitedSet {
         words[index >> 6] |= bit
         storedCount += 1
         return true
+    }
+    public func contains(_ node: Int32) -> Bool {
+        words[Int(node) >> 6] & (UInt64(1) << UInt64(Int(node) & 63)) != 0
     }
 }

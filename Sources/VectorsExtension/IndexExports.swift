@@ -193,7 +193,26 @@ public func vectors_build_link(
         }
         b.linked += 1
     }
+    do {
+        try b.graph.reconnectUnreachable()
+    } catch {
+        return status(of: error, failure)
+    }
     return VECTORS_OK
+}
+
+@_cdecl("vectors_hnsw_reconnect")
+public func vectors_hnsw_reconnect(
+    _ handle: OpaquePointer, _ info: UnsafePointer<VectorsIndexInfo>, _ node: UInt64,
+    _ failure: UnsafeMutablePointer<VectorsError>
+) -> VectorsStatus {
+    let graph = PageGraph(handle: handle, info: info.pointee)
+    do {
+        _ = try graph.reconnect(node, parameters: info.pointee.parameters)
+        return VECTORS_OK
+    } catch {
+        return status(of: error, failure)
+    }
 }
 
 @_cdecl("vectors_build_memory")

@@ -190,3 +190,25 @@ func recall(graph: MemoryGraph, data: [[Float]], queries: [[Float]], k: Int, ef:
         #expect(count >= 10 && count < 1000)
     }
 }
+
+@Suite struct Reconnection {
+    /// Cutting a node's incoming links makes it unreachable; reconnecting
+    /// makes every live node reachable again.
+    @Test func reconnectsOrphans() throws {
+        let parameters = HNSWParameters(m: 6, efConstruction: 32)
+        let data = clusteredData(count: 600, dimensions: 8, seed: 12)
+        let graph = try buildGraph(data, metric: .l2, parameters: parameters, seed: 3)
+        #expect(graph.unreachableNodes().isEmpty)
+        let victims: Set<Int32> = [5, 77, 300]
+        for node in 0..<Int32(graph.count) {
+            for level in 0...graph.level(of: node) {
+                let list = graph.neighbors(of: node, level: level)
+                graph.setNeighbors(of: node, level: level, to: list.filter { !victims.contains($0) })
+            }
+        }
+        #expect(Set(graph.unreachableNodes()) == victims)
+        #expect(try graph.reconnectUnreachable() == 0)
+        #expect(graph.unreachableNodes().isEmpty)
+        #expect(try graph.search(query: data[77], ef: 10).first?.node == 77)
+    }
+}

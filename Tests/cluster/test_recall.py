@@ -32,12 +32,14 @@ def recall(conn, operator, queries):
 def check(conn, opclass):
     live, deleted, unreachable, bad_links, missing_rows, ok = conn.execute(
         "SELECT * FROM vectors_index_check('items_embedding')").fetchone()
+    print(f"check {opclass}: live {live}, unreachable {unreachable}")
     assert bad_links == 0 and missing_rows == 0, (live, deleted, unreachable, bad_links, missing_rows)
     if opclass == "vector_dot_ops":
-        # Inner product is not a metric: the neighbour heuristic can leave
-        # nodes without incoming links (about 1% here). Known limitation,
-        # see docs/INDEX.md; recall is unaffected.
-        assert unreachable <= live * 0.03, unreachable
+        # Inner product is not a metric: the neighbour heuristic concentrates
+        # links on large-norm nodes and about 1% of nodes keep no incoming
+        # link even after reconnection (known limitation, docs/INDEX.md).
+        # Recall is unaffected: such nodes are rarely anyone's top answer.
+        assert unreachable <= live * 0.02, unreachable
     else:
         assert ok and unreachable == 0, (live, deleted, unreachable, bad_links, missing_rows)
     return live, deleted
