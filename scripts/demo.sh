@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # The README's first command: builds and installs the extension, starts a
-# throwaway PostgreSQL, loads 400,000 real GloVe word vectors and runs
-# nearest-neighbour queries. Everything is removed again at the end.
+# throwaway PostgreSQL, loads 400,000 real GloVe word vectors, runs exact
+# nearest-neighbour queries, builds an HNSW index on the 100,000 most
+# frequent words and queries it, with and without a filter (basic vs vbase).
+# Everything is removed again at the end.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -21,23 +23,25 @@ scripts/pgcluster.sh start "$cluster" 54330
 eval "$(scripts/pgcluster.sh env "$cluster")"
 psql() { command psql -X -q -v ON_ERROR_STOP=1 "$@"; }
 
-psql -c "CREATE EXTENSION vectors" -c "CREATE TABLE words (word text PRIMARY KEY, embedding vector(50) NOT NULL)"
+psql -c "CREATE EXTENSION vectors" \
+     -c "CREATE TABLE words (rank serial, word text PRIMARY KEY, embedding vector(50) NOT NULL)"
 echo "== loading GloVe 6B 50-d (400,000 words)"
 start=$(date +%s%N)
-"$python" scripts/glove.py | psql -c "\\copy words FROM STDIN"
+"$python" scripts/glove.py | psql -c "\\copy words (word, embedding) FROM STDIN"
 psql -c "ANALYZE words"
 echo "loaded $(psql -Atc 'SELECT count(*) FROM words') rows in $(( ($(date +%s%N) - start) / 1000000 )) ms"
 
-echo
-echo "== nearest neighbours by cosine distance (exact: sequential scan)"
-for word in mushroom paris swift; do
+query() {  # prints the 8 nearest words to $2 in table $1
     psql -c "\\timing on" -c "
-        SELECT w.word, round((w.embedding <=> q.embedding)::numeric, 4) AS cosine_distance
-        FROM words w, (SELECT embedding FROM words WHERE word = '$word') q
-        WHERE w.word <> '$word'
-        ORDER BY w.embedding <=> q.embedding
+        SELECT word, round((embedding <=> (SELECT embedding FROM words WHERE word = '$2'))::numeric, 4) AS cosine_distance
+        FROM $1
+        ORDER BY embedding <=> (SELECT embedding FROM words WHERE word = '$2')
         LIMIT 8"
-done
+}
+
+echo
+echo "== nearest neighbours by cosine distance, exact (sequential scan of 400,000 rows)"
+for word in mushroom paris; do query words "$word"; done
 
 echo "== vector arithmetic: king - man + woman"
 psql -c "
@@ -49,5 +53,21 @@ psql -c "
     WHERE w.word NOT IN ('king', 'man', 'woman')
     ORDER BY w.embedding <=> a.v
     LIMIT 5"
-echo "== the same query plan (exact search reads every row; the HNSW index comes next)"
-psql -c "EXPLAIN (COSTS OFF) SELECT word FROM words ORDER BY embedding <=> (SELECT embedding FROM words WHERE word = 'paris') LIMIT 5"
+
+echo "== the 100,000 most frequent words, with an HNSW index (Swift graph in PostgreSQL pages, WAL-logged)"
+psql -c "CREATE TABLE frequent AS SELECT * FROM words WHERE rank <= 100000" -c "ANALYZE frequent"
+psql -c "SET maintenance_work_mem = '1GB'" -c "\\timing on" \
+     -c "CREATE INDEX frequent_embedding ON frequent USING vectors (embedding vector_cos_ops)"
+psql -c "SELECT pg_size_pretty(pg_relation_size('frequent_embedding')) AS index_size, * FROM vectors_index_check('frequent_embedding')"
+psql -c "EXPLAIN (COSTS OFF) SELECT word FROM frequent ORDER BY embedding <=> (SELECT embedding FROM words WHERE word = 'paris') LIMIT 8"
+for word in mushroom paris; do query frequent "$word"; done
+
+echo "== a filter with LIMIT: basic mode stops after ef_search candidates, vbase streams until LIMIT is met"
+for mode in basic vbase; do
+    psql -c "SET vectors.search_mode = $mode" -c "SET vectors.hnsw_ef_search = 40" -c "
+        SELECT '$mode' AS mode, count(*) AS rows_returned, left(string_agg(word, ' '), 70) || ' ...' AS nearest
+        FROM (SELECT word FROM frequent
+              WHERE word NOT LIKE 's%' AND length(word) > 7
+              ORDER BY embedding <=> (SELECT embedding FROM words WHERE word = 'swift')
+              LIMIT 40) s"
+done
