@@ -152,9 +152,18 @@ hnsw_read_options(Relation index, int *m, int *ef_construction)
 
 /*
  * The index can only produce rows in distance order, so without an ORDER BY
- * on its operator it is useless: infinite cost. Otherwise the search visits
- * roughly ef_search * m nodes, wherever the table is large; the whole cost
- * is paid before the first row comes out (startup = total).
+ * on its operator it is useless: infinite cost. Otherwise the first search
+ * visits roughly ef_search * m index tuples before the first row comes out
+ * (that is the startup cost) and yields ef_search rows.
+ *
+ * In basic mode that is all (total = startup). In vbase mode the scan can go
+ * on through the whole table, each further row costing about what a row of
+ * the first search cost, so total = startup * rows / ef_search. The planner
+ * charges a LIMIT the fraction of total that the expected rows need: with a
+ * WHERE clause of selectivity s, LIMIT k needs k / s rows from the index.
+ * A very selective filter thus makes the index scan expensive, and the
+ * planner prefers an exact plan (sequential or bitmap scan, then sort) that
+ * reads only the qualifying rows, instead of walking most of the graph.
  */
 static void
 hnsw_cost_estimate(PlannerInfo *root, IndexPath *path, double loop_count, Cost *startup_cost,
@@ -186,6 +195,8 @@ hnsw_cost_estimate(PlannerInfo *root, IndexPath *path, double loop_count, Cost *
 	genericcostestimate(root, path, loop_count, &costs);
 	*startup_cost = costs.indexTotalCost;
 	*total_cost = costs.indexTotalCost;
+	if (vectors_search_mode == VECTORS_SEARCH_VBASE && tuples > vectors_ef_search)
+		*total_cost = costs.indexTotalCost * tuples / vectors_ef_search;
 	*selectivity = costs.indexSelectivity;
 	*correlation = 0;
 	*pages = costs.numIndexPages;
