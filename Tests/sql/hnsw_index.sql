@@ -123,6 +123,27 @@ TRUNCATE scratch;
 SELECT v FROM scratch ORDER BY v <-> '[2.1,2.1]' LIMIT 2;
 DROP TABLE scratch;
 
+-- A graph larger than maintenance_work_mem: what fits is built in memory,
+-- the rest is inserted on disk, with a NOTICE; the index is complete.
+CREATE TABLE big (id integer, v vector(16));
+INSERT INTO big SELECT i, (SELECT array_agg(sin(i * d * 0.013) + cos(i * 0.7 + d))::real[] FROM generate_series(1, 16) d)
+FROM generate_series(1, 6000) i;
+SET maintenance_work_mem = '1MB';
+CREATE INDEX big_v ON big USING vectors (v vector_l2_ops);
+RESET maintenance_work_mem;
+SELECT live_elements, unreachable, bad_links, missing_rows, ok FROM vectors_index_check('big_v');
+SET vectors.hnsw_ef_search = 200;
+SELECT count(*) FROM (SELECT id FROM big ORDER BY v <-> (SELECT v FROM big WHERE id = 4321) LIMIT 1) s
+WHERE id = 4321;
+RESET vectors.hnsw_ef_search;
+DROP INDEX big_v;
+-- CREATE INDEX honours statement_timeout (and cancel): nothing is left behind.
+SET statement_timeout = '100ms';
+CREATE INDEX big_v ON big USING vectors (v vector_l2_ops) WITH (ef_construction = 2000);
+RESET statement_timeout;
+SELECT count(*) AS leftover_indexes FROM pg_class WHERE relname = 'big_v';
+DROP TABLE big;
+
 -- Operator class validation (amvalidate).
 SELECT opcname, amvalidate(c.oid) FROM pg_opclass c JOIN pg_am a ON a.oid = c.opcmethod
 WHERE a.amname = 'vectors' ORDER BY 1;
