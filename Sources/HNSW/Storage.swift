@@ -27,6 +27,10 @@ public protocol GraphReader {
     /// `node`'s neighbours on `level` (empty above the node's own level).
     func neighbors(of node: Node, level: Int) throws -> [Node]
 
+    /// Calls `body` with each of `node`'s neighbours on `level`; storage that
+    /// can avoid building an array (the search loop's hot path) does.
+    func forEachNeighbor(of node: Node, level: Int, _ body: (Node) throws -> Void) throws
+
     /// Called between units of work in long loops: page storage checks for
     /// query cancel and statement timeout here.
     func checkInterrupts() throws
@@ -76,6 +80,12 @@ extension GraphWriter {
     public func withVector<R>(of node: Node, _ body: (UnsafePointer<Float>) throws -> R) throws -> R {
         let copy = try vector(of: node)
         return try copy.withUnsafeBufferPointer { try body($0.baseAddress!) }
+    }
+}
+
+extension GraphReader {
+    public func forEachNeighbor(of node: Node, level: Int, _ body: (Node) throws -> Void) throws {
+        for neighbor in try neighbors(of: node, level: level) { try body(neighbor) }
     }
 }
 

@@ -236,10 +236,9 @@ public func vectors_build_heap_tid(_ pointer: OpaquePointer, _ node: Int64) -> U
 
 @_cdecl("vectors_build_vector")
 public func vectors_build_vector(_ pointer: OpaquePointer, _ node: Int64) -> UnsafePointer<Float> {
-    let b = builder(pointer)
-    // The storage is stable while no vector is appended (the C side writes
-    // pages only after linking finished).
-    return b.graph.vectors.withUnsafeBufferPointer { $0.baseAddress! + Int(node) * b.graph.dimensions }
+    // Stable while no vector is appended (the C side writes pages only
+    // after linking finished).
+    builder(pointer).graph.withVector(of: Int32(node)) { $0 }
 }
 
 @_cdecl("vectors_build_neighbors")
