@@ -111,3 +111,64 @@ public struct DenseVisitedSet: VisitedSet {
         words[Int(node) >> 6] & (UInt64(1) << UInt64(Int(node) & 63)) != 0
     }
 }
+
+/// An open-addressing hash set of 64-bit node IDs (linear probing,
+/// multiplicative hashing): several times cheaper per insert than
+/// `Set<UInt64>` with its seeded SipHash, and a search inserts every node it
+/// looks at. 0 is the empty marker, so it cannot hold node 0 (page storage
+/// never uses 0 as a node: block 0 is the metapage).
+public struct NodeIDSet: VisitedSet {
+    @usableFromInline var slots: [UInt64]
+    @usableFromInline var mask: Int
+    @usableFromInline var stored = 0
+
+    public init(capacity: Int = 1024) {
+        var size = 16
+        while size < capacity * 2 { size <<= 1 }
+        slots = Array(repeating: 0, count: size)
+        mask = size - 1
+    }
+
+    public var count: Int { stored }
+
+    @inlinable @inline(__always)
+    static func hash(_ node: UInt64) -> Int {
+        Int(truncatingIfNeeded: (node &* 0x9E37_79B9_7F4A_7C15) >> 32)
+    }
+
+    @inlinable
+    public mutating func insert(_ node: UInt64) -> Bool {
+        precondition(node != 0, "node 0 cannot be stored")
+        if (stored + 1) * 2 > slots.count { grow() }
+        var i = Self.hash(node) & mask
+        while true {
+            let slot = slots[i]
+            if slot == node { return false }
+            if slot == 0 {
+                slots[i] = node
+                stored += 1
+                return true
+            }
+            i = (i + 1) & mask
+        }
+    }
+
+    public func contains(_ node: UInt64) -> Bool {
+        var i = Self.hash(node) & mask
+        while true {
+            let slot = slots[i]
+            if slot == node { return true }
+            if slot == 0 { return false }
+            i = (i + 1) & mask
+        }
+    }
+
+    @usableFromInline
+    mutating func grow() {
+        let old = slots
+        slots = Array(repeating: 0, count: old.count * 2)
+        mask = slots.count - 1
+        stored = 0
+        for node in old where node != 0 { _ = insert(node) }
+    }
+}

@@ -61,6 +61,8 @@ final class PageGraph: GraphWriter {
         }
     }
 
+    func makeVisitedSet() -> NodeIDSet { NodeIDSet() }
+
     func checkInterrupts() throws {
         try check(vectors_page_check_interrupts(handle))
     }

@@ -212,3 +212,17 @@ func recall(graph: MemoryGraph, data: [[Float]], queries: [[Float]], k: Int, ef:
         #expect(try graph.search(query: data[77], ef: 10).first?.node == 77)
     }
 }
+
+@Suite struct VisitedSets {
+    @Test func nodeIDSetMatchesSet() {
+        var rng = SplitMix64(seed: 17)
+        var fast = NodeIDSet(capacity: 4)
+        var reference = Set<UInt64>()
+        for _ in 0..<50_000 {
+            let node = (rng.next() % 20_000) + 1  // many repeats, forces growth
+            #expect(fast.insert(node) == reference.insert(node).inserted)
+        }
+        #expect(fast.count == reference.count)
+        for node in UInt64(1)...20_001 { #expect(fast.contains(node) == reference.contains(node)) }
+    }
+}
