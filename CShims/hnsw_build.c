@@ -13,6 +13,7 @@
 #include "catalog/index.h"
 #include "commands/progress.h"
 #include "miscadmin.h"
+#include "optimizer/cost.h"
 #include "pgstat.h"
 #include "storage/bufmgr.h"
 #include "utils/memutils.h"
@@ -225,7 +226,10 @@ flush_graph(BuildState *state)
 	pgstat_progress_update_param(PROGRESS_CREATEIDX_SUBPHASE, VECTORS_BUILD_PHASE_LINK);
 	for (;;)
 	{
-		status = vectors_build_link(state->builder, interrupt_pending, &error);
+		/* The leader plus max_parallel_maintenance_workers threads, the
+		 * setting PostgreSQL's own parallel index builds follow. */
+		status = vectors_build_link(state->builder, max_parallel_maintenance_workers + 1,
+									interrupt_pending, &error);
 		if (status != VECTORS_INTERRUPTED)
 			break;
 		CHECK_FOR_INTERRUPTS();	/* raises on cancel or timeout; else resume */

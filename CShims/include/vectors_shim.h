@@ -210,8 +210,14 @@ VectorsBuilder *vectors_build_new(const VectorsIndexInfo *info);
 void		vectors_build_free(VectorsBuilder *builder);
 /* Adds a prepared vector (linked later by vectors_build_link). */
 bool		vectors_build_add(VectorsBuilder *builder, const float *vector, uint64_t heap_tid);
-/* Links every added vector into the graph (pure computation); polls `interrupted`. */
-VectorsStatus vectors_build_link(VectorsBuilder *builder, bool (*interrupted) (void), VectorsError *error);
+/*
+ * Links every added vector into the graph: pure computation on `threads`
+ * threads (the caller's among them; the others never call PostgreSQL and run
+ * with signals blocked). Polls `interrupted` on the calling thread and
+ * returns VECTORS_INTERRUPTED when it says so; calling again resumes.
+ */
+VectorsStatus vectors_build_link(VectorsBuilder *builder, int32_t threads, bool (*interrupted) (void),
+								 VectorsError *error);
 size_t		vectors_build_memory(const VectorsBuilder *builder);
 int64_t		vectors_build_count(const VectorsBuilder *builder);
 int32_t		vectors_build_level(const VectorsBuilder *builder, int64_t node);

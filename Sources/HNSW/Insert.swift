@@ -39,25 +39,29 @@ extension GraphWriter {
     /// is in the list afterwards.
     @discardableResult
     func link(_ node: Node, to newNode: Node, distance: Float, level: Int, parameters: HNSWParameters) throws -> Bool {
-        var current = try neighbors(of: node, level: level)
-        if current.contains(newNode) { return true }
         let limit = parameters.maxNeighbors(level: level)
-        if current.count < limit {
-            current.append(newNode)
-            try setNeighbors(of: node, level: level, to: current)
-            return true
-        }
-        let base = try vector(of: node)
-        return try base.withUnsafeBufferPointer { b in
-            var candidates = [Candidate(distance: distance, node: newNode)]
-            for existing in current {
-                candidates.append(Candidate(distance: try visit(existing, query: b.baseAddress!).distance, node: existing))
+        var linked = false
+        try updateNeighbors(of: node, level: level) { current in
+            if current.contains(newNode) {
+                linked = true
+                return nil
             }
-            candidates.sort { $0.distance < $1.distance }
-            let chosen = try selectNeighbors(base: b.baseAddress!, candidates: candidates, limit: limit)
-            try setNeighbors(of: node, level: level, to: chosen.map(\.node))
-            return chosen.contains { $0.node == newNode }
+            if current.count < limit {
+                linked = true
+                return current + [newNode]
+            }
+            return try withVector(of: node) { base in
+                var candidates = [Candidate(distance: distance, node: newNode)]
+                for existing in current {
+                    candidates.append(Candidate(distance: try visit(existing, query: base).distance, node: existing))
+                }
+                candidates.sort { $0.distance < $1.distance }
+                let chosen = try selectNeighbors(base: base, candidates: candidates, limit: limit)
+                linked = chosen.contains { $0.node == newNode }
+                return chosen.map(\.node)
+            }
         }
+        return linked
     }
 
     /// Guarantees `newNode` an incoming link when every neighbour's heuristic
@@ -65,14 +69,20 @@ extension GraphWriter {
     /// replaces the farthest entry of `node`'s list. The replaced node keeps
     /// the other links that point at it.
     func forceLink(_ node: Node, to newNode: Node, level: Int) throws {
-        var current = try neighbors(of: node, level: level)
-        if current.contains(newNode) || current.isEmpty { return }
-        let base = try vector(of: node)
-        let farthest = try base.withUnsafeBufferPointer { b in
-            try current.indices.max { try visit(current[$0], query: b.baseAddress!).distance < visit(current[$1], query: b.baseAddress!).distance }!
+        try updateNeighbors(of: node, level: level) { current in
+            if current.contains(newNode) || current.isEmpty { return nil }
+            return try withVector(of: node) { base in
+                var farthest = 0
+                var farthestDistance = -Float.infinity
+                for (i, existing) in current.enumerated() {
+                    let d = try visit(existing, query: base).distance
+                    if d > farthestDistance { (farthest, farthestDistance) = (i, d) }
+                }
+                var updated = current
+                updated[farthest] = newNode
+                return updated
+            }
         }
-        current[farthest] = newNode
-        try setNeighbors(of: node, level: level, to: current)
     }
 
     /// The heuristic of the HNSW paper: walk candidates nearest first and

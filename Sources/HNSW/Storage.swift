@@ -49,6 +49,12 @@ public protocol GraphWriter: GraphReader {
     /// Replaces `node`'s neighbour list on `level`.
     func setNeighbors(of node: Node, level: Int, to neighbors: [Node]) throws
 
+    /// Read-modify-write of one neighbour list, atomic with respect to other
+    /// writers: `update` receives the current list and returns the new one,
+    /// or nil to leave it. `update` may read vectors and distances, but must
+    /// not change other lists.
+    func updateNeighbors(of node: Node, level: Int, _ update: ([Node]) throws -> [Node]?) throws
+
     /// Makes `node` (of `level`) the entry point.
     func setEntryPoint(_ node: Node, level: Int) throws
 
@@ -77,6 +83,14 @@ public struct HashedVisitedSet<Node: Hashable>: VisitedSet {
 }
 
 extension GraphWriter {
+    /// Storage whose writers are serialized outside (the page storage holds
+    /// the index's write lock) needs no more than read, then write.
+    public func updateNeighbors(of node: Node, level: Int, _ update: ([Node]) throws -> [Node]?) throws {
+        if let changed = try update(try neighbors(of: node, level: level)) {
+            try setNeighbors(of: node, level: level, to: changed)
+        }
+    }
+
     public func withVector<R>(of node: Node, _ body: (UnsafePointer<Float>) throws -> R) throws -> R {
         let copy = try vector(of: node)
         return try copy.withUnsafeBufferPointer { try body($0.baseAddress!) }

@@ -181,18 +181,12 @@ public func vectors_build_add(_ pointer: OpaquePointer, _ vector: UnsafePointer<
 
 @_cdecl("vectors_build_link")
 public func vectors_build_link(
-    _ pointer: OpaquePointer, _ interrupted: @convention(c) () -> Bool, _ failure: UnsafeMutablePointer<VectorsError>
+    _ pointer: OpaquePointer, _ threads: Int32, _ interrupted: @convention(c) () -> Bool,
+    _ failure: UnsafeMutablePointer<VectorsError>
 ) -> VectorsStatus {
     let b = builder(pointer)
-    while b.linked < b.graph.count {
-        if b.linked % 256 == 0 && interrupted() { return VECTORS_INTERRUPTED }
-        do {
-            try b.graph.link(Int32(b.linked))
-        } catch {
-            return status(of: error, failure)
-        }
-        b.linked += 1
-    }
+    b.linked = b.graph.linkAll(from: b.linked, threads: max(1, Int(threads)), shouldStop: { interrupted() })
+    if b.linked < b.graph.count { return VECTORS_INTERRUPTED }
     do {
         try b.graph.reconnectUnreachable()
     } catch {

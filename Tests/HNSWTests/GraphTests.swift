@@ -226,3 +226,45 @@ func recall(graph: MemoryGraph, data: [[Float]], queries: [[Float]], k: Int, ef:
         for node in UInt64(1)...20_001 { #expect(fast.contains(node) == reference.contains(node)) }
     }
 }
+
+@Suite struct ParallelBuild {
+    /// Linking on several threads gives a graph as good as the serial one,
+    /// with every list within its limit and every node reachable.
+    @Test(arguments: [1, 2, 4])
+    func parallelLinkingKeepsRecall(threads: Int) throws {
+        let parameters = HNSWParameters(m: 12, efConstruction: 64)
+        let all = clusteredData(count: 4050, dimensions: 16, seed: 31)
+        let data = Array(all.prefix(4000)), queries = Array(all.suffix(50))
+        let graph = MemoryGraph(dimensions: 16, metric: .l2, parameters: parameters)
+        var rng = SplitMix64(seed: 7)
+        for v in data { graph.append(v, level: parameters.level(forUniform: Double.random(in: 0..<1, using: &rng).nextUp)) }
+        #expect(graph.linkAll(from: 0, threads: threads, shouldStop: { false }) == 4000)
+        for node in 0..<Int32(graph.count) {
+            for level in 0...graph.level(of: node) {
+                let list = graph.neighbors(of: node, level: level)
+                #expect(list.count <= parameters.maxNeighbors(level: level) && !list.contains(node))
+            }
+        }
+        try graph.reconnectUnreachable()
+        #expect(graph.unreachableNodes().isEmpty)
+        let r = try recall(graph: graph, data: data, queries: queries, k: 10, ef: 64, live: { _ in true })
+        #expect(r >= 0.95, "recall \(r) with \(threads) threads")
+    }
+
+    /// A stop request ends linking early; calling again finishes the job.
+    @Test func stopAndResume() throws {
+        let parameters = HNSWParameters(m: 12, efConstruction: 64)
+        let data = clusteredData(count: 3000, dimensions: 8, seed: 2)
+        let graph = MemoryGraph(dimensions: 8, metric: .l2, parameters: parameters)
+        var rng = SplitMix64(seed: 3)
+        for v in data { graph.append(v, level: parameters.level(forUniform: Double.random(in: 0..<1, using: &rng).nextUp)) }
+        var polls = 0
+        let partial = graph.linkAll(from: 0, threads: 2, shouldStop: { polls += 1; return polls >= 3 })
+        #expect(partial > 0 && partial < 3000)
+        #expect(graph.linkAll(from: partial, threads: 2, shouldStop: { false }) == 3000)
+        let probes = stride(from: 0, to: 3000, by: 97).map { $0 }
+        let selfFound = try probes.filter { try graph.search(query: data[$0], ef: 40).first?.node == Int32($0) }.count
+        #expect(selfFound >= probes.count - 1)
+        #expect(try graph.reconnectUnreachable() == 0)
+    }
+}
