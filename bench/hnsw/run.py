@@ -411,9 +411,11 @@ def write_markdown(r, path):
         rruns = {x["name"]: x for x in rr["runs"]}
         lines.append("## Repeat run")
         lines.append("")
-        lines.append(f"The same command again, {rr['started']} to {rr['finished']} (load average "
-                     f"{rr['machine']['loadavg_before'][0]:.2f} before, {rr['machine']['loadavg_after'][0]:.2f} after); "
-                     f"its raw data is under `repeat` in hnsw.json. Ours / pgvector:")
+        lines.append(f"The same benchmark once more, only the output directory differing (`{rr['command']}`), "
+                     f"{rr['started']} to {rr['finished']} (load average {rr['machine']['loadavg_before'][0]:.2f} "
+                     f"before, {rr['machine']['loadavg_after'][0]:.2f} after). Its raw data is under `repeat` in "
+                     f"hnsw.json; added to this report with `.venv-bench/bin/python bench/hnsw/run.py --report-only "
+                     f"bench/results/hnsw.json --repeat REPEAT.json --out bench/results`. Ours / pgvector:")
         lines.append("")
         lines.append("| compared with | run | QPS at recall 0.95, interpolated | QPS at equal ef_search (range) | build time (s, ours / theirs) | index size |")
         lines.append("|---|---|---|---|---|---|")
