@@ -26,6 +26,11 @@
 
 #include "hnsw.h"
 
+#if PG_VERSION_NUM >= 180000
+/* PostgreSQL 18 added an is_analyze argument; the call sites stay as written. */
+#define vacuum_delay_point() vacuum_delay_point(false)
+#endif
+
 typedef struct NodeSet
 {
 	VectorsNode *nodes;

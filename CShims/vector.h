@@ -37,7 +37,11 @@ StaticAssertDecl(offsetof(Vector, x) == VECTORS_HEADER_BYTES,
 extern Vector *vector_allocate(int dim);
 
 /* Raises the ERROR that Swift described in `error` (never returns). */
+#if PG_VERSION_NUM >= 180000
+extern pg_noreturn void vectors_raise(VectorsStatus status, const VectorsError *error);
+#else
 extern void vectors_raise(VectorsStatus status, const VectorsError *error) pg_attribute_noreturn();
+#endif
 
 /* ERRORs unless 1 <= dim <= VECTORS_MAX_DIMENSIONS. */
 extern void vectors_check_dimension_count(int64 dim);
