@@ -234,6 +234,17 @@ check_node(VectorsIndexHandle *handle, VectorsNode node)
 						RelationGetRelationName(handle->index))));
 }
 
+/* Pins and share-locks node's page; returns its element, or NULL if the slot
+ * no longer holds one. The caller releases with UnlockReleaseBuffer. */
+static HnswElementHeader *
+read_element(VectorsIndexHandle *handle, VectorsNode node, Buffer *buffer)
+{
+	check_node(handle, node);
+	*buffer = ReadBuffer(handle->index, hnsw_node_block(node));
+	LockBuffer(*buffer, BUFFER_LOCK_SHARE);
+	return element_on_page(BufferGetPage(*buffer), node);
+}
+
 /* ---- page functions called by Swift ---------------------------------------- */
 
 VectorsStatus
@@ -267,12 +278,8 @@ vectors_page_visit(VectorsIndexHandle *handle, VectorsNode node, const float *qu
 
 	PAGE_GUARD(handle, {
 		Buffer		buffer;
-		HnswElementHeader *element;
+		HnswElementHeader *element = read_element(handle, node, &buffer);
 
-		check_node(handle, node);
-		buffer = ReadBuffer(handle->index, hnsw_node_block(node));
-		LockBuffer(buffer, BUFFER_LOCK_SHARE);
-		element = element_on_page(BufferGetPage(buffer), node);
 		if (element == NULL)
 		{
 			/* Freed since the link was read: unreachable and never returned. */
@@ -299,12 +306,8 @@ vectors_page_level(VectorsIndexHandle *handle, VectorsNode node, int32_t *level)
 
 	PAGE_GUARD(handle, {
 		Buffer		buffer;
-		HnswElementHeader *element;
+		HnswElementHeader *element = read_element(handle, node, &buffer);
 
-		check_node(handle, node);
-		buffer = ReadBuffer(handle->index, hnsw_node_block(node));
-		LockBuffer(buffer, BUFFER_LOCK_SHARE);
-		element = element_on_page(BufferGetPage(buffer), node);
 		*level = element ? element->level : -1;
 		UnlockReleaseBuffer(buffer);
 	});
@@ -318,12 +321,8 @@ vectors_page_vector(VectorsIndexHandle *handle, VectorsNode node, float *out)
 
 	PAGE_GUARD(handle, {
 		Buffer		buffer;
-		HnswElementHeader *element;
+		HnswElementHeader *element = read_element(handle, node, &buffer);
 
-		check_node(handle, node);
-		buffer = ReadBuffer(handle->index, hnsw_node_block(node));
-		LockBuffer(buffer, BUFFER_LOCK_SHARE);
-		element = element_on_page(BufferGetPage(buffer), node);
 		if (element)
 			memcpy(out, HnswElementVector(element), sizeof(float) * handle->info.dimensions);
 		else
@@ -373,13 +372,9 @@ vectors_page_neighbors(VectorsIndexHandle *handle, VectorsNode node, int32_t lev
 
 	PAGE_GUARD(handle, {
 		Buffer		buffer;
-		HnswElementHeader *element;
+		HnswElementHeader *element = read_element(handle, node, &buffer);
 		HnswElementHeader copy;
 
-		check_node(handle, node);
-		buffer = ReadBuffer(handle->index, hnsw_node_block(node));
-		LockBuffer(buffer, BUFFER_LOCK_SHARE);
-		element = element_on_page(BufferGetPage(buffer), node);
 		*count = 0;
 		if (element != NULL && level == 0)
 		{
