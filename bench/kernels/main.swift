@@ -61,6 +61,7 @@ func measure(
     return Double(passes * count * dim * MemoryLayout<Float>.size) / secondsElapsed / 1e9
 }
 
+print(#"{"best": "\#(DistanceKernels.best.name)"}"#)
 var rng = SystemRandomNumberGenerator()
 for dim in dims {
     let count = max(1, blockBytes / (dim * MemoryLayout<Float>.size))
