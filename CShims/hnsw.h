@@ -86,6 +86,9 @@ typedef struct HnswUpperHeader
 	uint16		counts[FLEXIBLE_ARRAY_MEMBER];	/* then ItemPointerData slots[levels][m] */
 } HnswUpperHeader;
 
+StaticAssertDecl(offsetof(HnswElementHeader, tag) == 0 && offsetof(HnswUpperHeader, tag) == 0,
+				 "hnsw_tuple_on_page reads the tag from a tuple's first byte");
+
 #define HNSW_ELEMENT_VECTOR_OFFSET	MAXALIGN(sizeof(HnswElementHeader))
 #define HnswElementVector(e)	((float *) ((char *) (e) + HNSW_ELEMENT_VECTOR_OFFSET))
 #define HnswElementSlots(e, dims) \
@@ -178,6 +181,7 @@ extern VectorsMetric hnsw_metric(Relation index);
 extern void hnsw_init_page(Page page, uint16 flags);
 extern void hnsw_write_metapage(Relation index, ForkNumber fork, VectorsIndexInfo *info, bool logged);
 extern void hnsw_read_metapage(Relation index, HnswMetaPageData *meta);
+extern void *hnsw_tuple_on_page(Page page, OffsetNumber offset, uint8 tag);
 extern VectorsNode hnsw_add_element(VectorsIndexHandle *handle, const float *vector, int level, ItemPointer heap_tid);
 
 typedef struct CheckedElement

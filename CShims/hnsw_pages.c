@@ -189,38 +189,33 @@ hnsw_read_metapage(Relation index, HnswMetaPageData *meta)
 	UnlockReleaseBuffer(buffer);
 }
 
-/* The element tuple at `node` on a locked page, or NULL when the slot no
- * longer holds an element (freed by VACUUM, possibly reused). */
-static HnswElementHeader *
-element_on_page(Page page, VectorsNode node)
+/* The tuple at `offset` of a locked page if it is in use and carries `tag`,
+ * else NULL (a slot VACUUM freed, possibly reused by another kind). */
+void *
+hnsw_tuple_on_page(Page page, OffsetNumber offset, uint8 tag)
 {
-	OffsetNumber offset = hnsw_node_offset(node);
 	ItemId		item;
-	HnswElementHeader *element;
+	uint8	   *tuple;
 
 	if (offset < FirstOffsetNumber || offset > PageGetMaxOffsetNumber(page))
 		return NULL;
 	item = PageGetItemId(page, offset);
 	if (!ItemIdIsNormal(item))
 		return NULL;
-	element = (HnswElementHeader *) PageGetItem(page, item);
-	return element->tag == HNSW_TAG_ELEMENT ? element : NULL;
+	tuple = (uint8 *) PageGetItem(page, item);
+	return *tuple == tag ? tuple : NULL;	/* the tag is every tuple's first byte */
+}
+
+static HnswElementHeader *
+element_on_page(Page page, VectorsNode node)
+{
+	return hnsw_tuple_on_page(page, hnsw_node_offset(node), HNSW_TAG_ELEMENT);
 }
 
 static HnswUpperHeader *
 upper_on_page(Page page, ItemPointer tid)
 {
-	OffsetNumber offset = ItemPointerGetOffsetNumber(tid);
-	ItemId		item;
-	HnswUpperHeader *upper;
-
-	if (offset < FirstOffsetNumber || offset > PageGetMaxOffsetNumber(page))
-		return NULL;
-	item = PageGetItemId(page, offset);
-	if (!ItemIdIsNormal(item))
-		return NULL;
-	upper = (HnswUpperHeader *) PageGetItem(page, item);
-	return upper->tag == HNSW_TAG_UPPER ? upper : NULL;
+	return hnsw_tuple_on_page(page, ItemPointerGetOffsetNumber(tid), HNSW_TAG_UPPER);
 }
 
 static void

@@ -73,13 +73,7 @@ node_set_contains(void *context, VectorsNode node)
 static HnswElementHeader *
 element_at(Page page, OffsetNumber offset)
 {
-	ItemId		item = PageGetItemId(page, offset);
-	HnswElementHeader *element;
-
-	if (!ItemIdIsNormal(item))
-		return NULL;
-	element = (HnswElementHeader *) PageGetItem(page, item);
-	return element->tag == HNSW_TAG_ELEMENT ? element : NULL;
+	return hnsw_tuple_on_page(page, offset, HNSW_TAG_ELEMENT);
 }
 
 /* Pass 1. Returns the highest-level live node seen (0 if none). */
