@@ -81,14 +81,10 @@ collect(Relation index, HnswGraphScan *state, int m)
 		page = BufferGetPage(buffer);
 		for (OffsetNumber offset = FirstOffsetNumber; !PageIsNew(page) && offset <= PageGetMaxOffsetNumber(page); offset++)
 		{
-			ItemId		item = PageGetItemId(page, offset);
-			HnswElementHeader *element;
+			HnswElementHeader *element = hnsw_tuple_on_page(page, offset, HNSW_TAG_ELEMENT);
 			CheckedElement *checked;
 
-			if (!ItemIdIsNormal(item))
-				continue;
-			element = (HnswElementHeader *) PageGetItem(page, item);
-			if (element->tag != HNSW_TAG_ELEMENT)
+			if (element == NULL)
 				continue;
 			if (state->count == capacity)
 			{
@@ -106,10 +102,10 @@ collect(Relation index, HnswGraphScan *state, int m)
 			if (element->level > 0 && ItemPointerIsValid(&element->upper_tid) &&
 				ItemPointerGetBlockNumber(&element->upper_tid) == block)
 			{
-				ItemId		upper_item = PageGetItemId(page, ItemPointerGetOffsetNumber(&element->upper_tid));
-				HnswUpperHeader *upper = (HnswUpperHeader *) PageGetItem(page, upper_item);
+				HnswUpperHeader *upper = hnsw_tuple_on_page(page, ItemPointerGetOffsetNumber(&element->upper_tid),
+															HNSW_TAG_UPPER);
 
-				if (ItemIdIsNormal(upper_item) && upper->tag == HNSW_TAG_UPPER)
+				if (upper != NULL)
 					for (int level = 1; level <= upper->levels; level++)
 						for (int i = 0; i < upper->counts[level - 1]; i++)
 							add_link(state, &link_capacity, &HnswUpperSlots(upper)[(level - 1) * m + i]);

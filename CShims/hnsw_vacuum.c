@@ -76,10 +76,10 @@ element_at(Page page, OffsetNumber offset)
 	return hnsw_tuple_on_page(page, offset, HNSW_TAG_ELEMENT);
 }
 
-/* Pass 1. Returns the highest-level live node seen (0 if none). */
+/* Pass 1. Returns the highest-level live node seen (0 if none) and its level. */
 static VectorsNode
 mark_deleted(IndexVacuumInfo *info, IndexBulkDeleteResult *stats, IndexBulkDeleteCallback callback,
-			 void *callback_state, NodeSet *deleted)
+			 void *callback_state, NodeSet *deleted, int *best_level_out)
 {
 	Relation	index = info->index;
 	BlockNumber nblocks = RelationGetNumberOfBlocks(index);
@@ -138,12 +138,14 @@ mark_deleted(IndexVacuumInfo *info, IndexBulkDeleteResult *stats, IndexBulkDelet
 		UnlockReleaseBuffer(buffer);
 	}
 	pfree(dead);
+	*best_level_out = Max(best_level, 0);
 	return best;
 }
 
 /* Pass 2: relink live nodes around the deleted ones. */
 static void
-repair(IndexVacuumInfo *info, VectorsIndexHandle *handle, NodeSet *deleted, VectorsNode best_live)
+repair(IndexVacuumInfo *info, VectorsIndexHandle *handle, NodeSet *deleted, VectorsNode best_live,
+	   int best_level)
 {
 	Relation	index = info->index;
 	BlockNumber nblocks = RelationGetNumberOfBlocks(index);
@@ -156,12 +158,7 @@ repair(IndexVacuumInfo *info, VectorsIndexHandle *handle, NodeSet *deleted, Vect
 	if (meta.entry_block != InvalidBlockNumber &&
 		node_set_contains(deleted, hnsw_node(meta.entry_block, meta.entry_offset)))
 	{
-		int32_t		level = 0;
-
-		if (best_live != 0)
-			status = vectors_page_level(handle, best_live, &level);
-		if (status == VECTORS_OK)
-			status = vectors_page_set_entry(handle, best_live, level);
+		status = vectors_page_set_entry(handle, best_live, best_level);
 		hnsw_check_status(handle, status, &error);
 	}
 
@@ -273,18 +270,19 @@ hnsw_bulk_delete(IndexVacuumInfo *info, IndexBulkDeleteResult *stats,
 	VectorsIndexHandle handle;
 	NodeSet		deleted = {0};
 	VectorsNode best_live;
+	int			best_level;
 
 	if (stats == NULL)
 		stats = palloc0(sizeof(IndexBulkDeleteResult));
 	hnsw_handle_init(&handle, info->index);
 
-	best_live = mark_deleted(info, stats, callback, callback_state, &deleted);
+	best_live = mark_deleted(info, stats, callback, callback_state, &deleted, &best_level);
 	if (deleted.count == 0)
 		return stats;
 	qsort(deleted.nodes, deleted.count, sizeof(VectorsNode), compare_nodes);
 
 	LockPage(info->index, HNSW_WRITE_LOCK, ExclusiveLock);
-	repair(info, &handle, &deleted, best_live);
+	repair(info, &handle, &deleted, best_live, best_level);
 	free_deleted(info, &deleted);
 	reconnect_unreachable(&handle);
 	UnlockPage(info->index, HNSW_WRITE_LOCK, ExclusiveLock);

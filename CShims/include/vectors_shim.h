@@ -86,9 +86,6 @@ typedef enum VectorsElementwise
 bool		vectors_elementwise(VectorsElementwise operation, const float *a,
 								const float *b, int32_t dimensions, float *result);
 
-/* True when every element is finite. */
-bool		vectors_all_finite(const float *a, int32_t dimensions);
-
 /* state[i] += a[i] (double precision running sum for aggregates). */
 void		vectors_accumulate(double *state, const float *a, int32_t dimensions);
 

@@ -14,14 +14,23 @@ public enum Metric: UInt8, Sendable, CaseIterable {
     /// (returns nil for a zero vector, which has no direction and cannot be
     /// indexed by angle), unchanged otherwise.
     public func prepare(_ vector: [Float]) -> [Float]? {
-        guard self == .cosine else { return vector }
         var result = vector
-        let norm = vector.withUnsafeBufferPointer { VectorMath.norm($0.baseAddress!, count: vector.count) }
-        if norm == 0 { return nil }
-        result.withUnsafeMutableBufferPointer { out in
-            vector.withUnsafeBufferPointer { VectorMath.normalize($0.baseAddress!, count: vector.count, into: out.baseAddress!) }
+        let ok = result.withUnsafeMutableBufferPointer { out in
+            vector.withUnsafeBufferPointer { prepare($0.baseAddress!, count: vector.count, into: out.baseAddress!) }
         }
-        return result
+        return ok ? result : nil
+    }
+
+    /// Writes the prepared form of `count` floats to `out`; false for a zero
+    /// vector under cosine.
+    public func prepare(_ vector: UnsafePointer<Float>, count: Int, into out: UnsafeMutablePointer<Float>) -> Bool {
+        guard self == .cosine else {
+            out.update(from: vector, count: count)
+            return true
+        }
+        if VectorMath.norm(vector, count: count) == 0 { return false }
+        VectorMath.normalize(vector, count: count, into: out)
+        return true
     }
 
     /// The distance function over prepared vectors, using the fastest

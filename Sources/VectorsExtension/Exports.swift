@@ -115,11 +115,6 @@ public func vectors_elementwise(
     return VectorMath.elementwise(op, a, b, count: Int(n), into: result)
 }
 
-@_cdecl("vectors_all_finite")
-public func vectors_all_finite(_ a: UnsafePointer<Float>, _ n: Int32) -> Bool {
-    VectorMath.allFinite(a, count: Int(n))
-}
-
 @_cdecl("vectors_accumulate")
 public func vectors_accumulate(_ state: UnsafeMutablePointer<Double>, _ a: UnsafePointer<Float>, _ n: Int32) {
     VectorMath.accumulate(a, count: Int(n), into: state)

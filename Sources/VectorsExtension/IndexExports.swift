@@ -20,14 +20,7 @@ func status(of error: any Error, _ out: UnsafeMutablePointer<VectorsError>) -> V
 
 @_cdecl("vectors_prepare")
 public func vectors_prepare(_ metric: Int32, _ vector: UnsafePointer<Float>, _ dimensions: Int32, _ out: UnsafeMutablePointer<Float>) -> Bool {
-    let n = Int(dimensions)
-    guard Metric(rawValue: UInt8(metric)) == .cosine else {
-        out.update(from: vector, count: n)
-        return true
-    }
-    if VectorMath.norm(vector, count: n) == 0 { return false }
-    VectorMath.normalize(vector, count: n, into: out)
-    return true
+    Metric(rawValue: UInt8(metric))!.prepare(vector, count: Int(dimensions), into: out)
 }
 
 /// Distance functions per metric, looked up once.
