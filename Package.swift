@@ -54,9 +54,15 @@ let package = Package(
         ),
         .target(name: "CLIP", dependencies: ["COpenBLAS", "CZlib", "CLIPImageCodecs"]),
         .testTarget(name: "CLIPTests", dependencies: ["CLIP"], resources: [.copy("Fixtures")]),
+
+        // imgsearch: photo folders into PostgreSQL, searched by text or image (docs/IMGSEARCH.md).
+        // libpq from libpq-dev; model downloads through FoundationNetworking (libcurl4).
+        .systemLibrary(name: "CLibPQ", path: "Sources/CLibPQ"),
+        .target(name: "ImageSearch", dependencies: ["CLIP", "CLibPQ"]),
+        .testTarget(name: "ImageSearchTests", dependencies: ["ImageSearch"]),
         .executableTarget(
             name: "imgsearch",
-            dependencies: ["CLIP", .product(name: "ArgumentParser", package: "swift-argument-parser")]
+            dependencies: ["CLIP", "ImageSearch", .product(name: "ArgumentParser", package: "swift-argument-parser")]
         ),
         .executableTarget(name: "clip-bench", dependencies: ["CLIP"], path: "bench/clip", exclude: ["torch_bench.py", "RESULTS.md"]),
     ]
