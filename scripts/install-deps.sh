@@ -8,6 +8,7 @@ packages=(
     postgresql postgresql-contrib postgresql-server-dev-all libpq-dev  # server, PGXS headers, libpq
     libipc-run-perl           # PostgreSQL's TAP cluster-test modules
     libopenblas-dev zlib1g-dev libjpeg62-turbo-dev libpng-dev libwebp-dev  # CLIP module
+    openclipart-png mate-backgrounds  # real images for the imgsearch tests and demo
 )
 
 missing=()

@@ -2,13 +2,13 @@ import ArgumentParser
 import CLIP
 import Foundation
 
-/// The image-search command-line tool. Only `embed` exists so far; the
-/// PostgreSQL commands come with the extension.
+/// The image-search command-line tool: photos into PostgreSQL, found by text
+/// or by a similar photo (docs/IMGSEARCH.md).
 @main
 struct Imgsearch: ParsableCommand {
     static let configuration = CommandConfiguration(
-        abstract: "Image search with CLIP embeddings.",
-        subcommands: [Embed.self])
+        abstract: "Search photo folders by what they show, with CLIP embeddings in PostgreSQL.",
+        subcommands: [IndexCommand.self, SearchCommand.self, SimilarCommand.self, StatusCommand.self, Embed.self])
 }
 
 struct Embed: ParsableCommand {

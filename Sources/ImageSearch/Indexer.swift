@@ -1,0 +1,251 @@
+import CLIP
+import Foundation
+
+/// What an `index` run did.
+public struct IndexReport: Sendable {
+    public var scanned = 0
+    public var unchanged = 0
+    /// New or changed files whose embedding was computed and stored.
+    public var embedded = 0
+    /// Files whose size or mtime changed but whose content did not.
+    public var touched = 0
+    public var pruned = 0
+    /// Indexed files under the roots that no longer exist (without --prune).
+    public var missing = 0
+    public var failures: [(path: String, reason: String)] = []
+    public var seconds = 0.0
+}
+
+/// Thrown when `shouldStop` turned true: the batch in progress was rolled
+/// back, every earlier batch is committed.
+public struct IndexInterrupted: Error, CustomStringConvertible {
+    public var description: String { "interrupted; the batch in progress was rolled back, a re-run resumes" }
+}
+
+/// Brings the database in line with folders of photos: embeds new and
+/// changed files, batch by batch, one transaction per batch.
+public final class Indexer {
+    public struct Options: Sendable {
+        public var roots: [String]
+        public var prune = false
+        public var batchSize = 16
+        /// Photo libraries show photos upright, so embed them upright.
+        public var applyEXIFOrientation = true
+
+        public init(roots: [String]) { self.roots = roots }
+    }
+
+    let library: Library
+    let model: CLIPModel
+    let options: Options
+    let progress: ProgressDisplay
+
+    public init(library: Library, model: CLIPModel, options: Options, progress: ProgressDisplay) {
+        self.library = library
+        self.model = model
+        self.options = options
+        self.progress = progress
+    }
+
+    /// What is stored for one path.
+    struct StoredFile { var size: Int64, modifiedMicros: Int64, hash: String }
+
+    /// The result of reading one file in the parallel stage.
+    enum Prepared {
+        case sameContent(hash: String)
+        case image(hash: String, pixels: [Float], width: Int, height: Int, metadata: PhotoMetadata)
+        case failed(String)
+    }
+
+    public func run(shouldStop: @escaping @Sendable () -> Bool) throws -> IndexReport {
+        let started = Date()
+        var report = IndexReport()
+        let (files, scanErrors) = FileScan.scan(roots: options.roots)
+        report.failures += scanErrors
+        report.scanned = files.count
+        let stored = try storedFiles()
+
+        let work = files.filter { file in
+            guard let old = stored[file.path] else { return true }
+            return old.size != file.size || old.modifiedMicros != file.modifiedMicros
+        }
+        report.unchanged = files.count - work.count
+        try pruneOrCount(found: Set(files.map(\.path)), stored: stored, report: &report)
+
+        try library.connection.run("""
+            CREATE TEMP TABLE IF NOT EXISTS imgsearch_staging (
+                path text, content_hash text, size_bytes bigint, modified_at timestamptz,
+                width integer, height integer, taken_at timestamp, camera text,
+                embedding vector(\(library.model!.dimension))
+            ) ON COMMIT DELETE ROWS
+            """)
+        progress.start(total: work.count)
+        var done = 0
+        while done < work.count {
+            if shouldStop() { throw IndexInterrupted() }
+            let batch = Array(work[done..<min(done + options.batchSize, work.count)])
+            let prepared = prepare(batch, stored: stored)
+            try store(batch, prepared, report: &report, shouldStop: shouldStop)
+            done += batch.count
+            progress.update(done: done)
+        }
+        progress.finish()
+        report.seconds = Date().timeIntervalSince(started)
+        return report
+    }
+
+    private func storedFiles() throws -> [String: StoredFile] {
+        let rows = try library.connection.execute("""
+            SELECT path, size_bytes, (extract(epoch FROM modified_at) * 1000000)::bigint, content_hash
+            FROM imgsearch.images
+            """).rows
+        var stored: [String: StoredFile] = [:]
+        stored.reserveCapacity(rows.count)
+        for row in rows {
+            stored[row[0]!] = StoredFile(size: Int64(row[1]!)!, modifiedMicros: Int64(row[2]!)!, hash: row[3]!)
+        }
+        return stored
+    }
+
+    /// Rows under the roots whose files are gone: deleted with `prune`,
+    /// counted otherwise.
+    private func pruneOrCount(found: Set<String>, stored: [String: StoredFile], report: inout IndexReport) throws {
+        let roots = options.roots.map(FileScan.canonicalPath)
+        let gone = stored.keys.filter { path in
+            !found.contains(path) && roots.contains { root in path == root || path.hasPrefix(root.hasSuffix("/") ? root : root + "/") }
+        }.sorted()
+        guard options.prune else {
+            report.missing = gone.count
+            return
+        }
+        for start in stride(from: 0, to: gone.count, by: 1000) {
+            let chunk = Array(gone[start..<min(start + 1000, gone.count)])
+            try library.connection.execute("DELETE FROM imgsearch.images WHERE path = ANY($1::text[])", [postgresArrayLiteral(chunk)])
+        }
+        report.pruned = gone.count
+    }
+
+    /// Reads, hashes, decodes and preprocesses a batch on all cores.
+    func prepare(_ batch: [ScannedFile], stored: [String: StoredFile]) -> [Prepared] {
+        let results = ResultSlots<Prepared>(count: batch.count)
+        let decoder = ImageDecoder(applyEXIFOrientation: options.applyEXIFOrientation)
+        let model = self.model
+        DispatchQueue.concurrentPerform(iterations: batch.count) { i in
+            let file = batch[i]
+            guard let data = FileManager.default.contents(atPath: file.path) else {
+                results[i] = .failed("cannot read file")
+                return
+            }
+            var hasher = SHA256()
+            hasher.update(data)
+            let hash = SHA256.hex(hasher.finalize())
+            if stored[file.path]?.hash == hash {
+                results[i] = .sameContent(hash: hash)
+                return
+            }
+            do {
+                let image = try decoder.decode(data, name: file.path)
+                let metadata = PhotoMetadata.read(data)
+                results[i] = .image(hash: hash, pixels: model.preprocessor(image), width: image.width,
+                                    height: image.height, metadata: metadata)
+            } catch let error as ImageDecodeError {
+                results[i] = .failed(error.reason)
+            } catch {
+                results[i] = .failed("\(error)")
+            }
+        }
+        return results.values
+    }
+
+    /// Embeds the decoded images and writes the batch in one transaction.
+    private func store(_ batch: [ScannedFile], _ prepared: [Prepared], report: inout IndexReport,
+                       shouldStop: () -> Bool) throws {
+        var pixels: [Float] = []
+        var images: [(ScannedFile, String, Int, Int, PhotoMetadata)] = []
+        var touched: [(ScannedFile, String)] = []
+        var failures: [(path: String, reason: String)] = []
+        for (file, result) in zip(batch, prepared) {
+            switch result {
+            case .failed(let reason): failures.append((file.path, reason))
+            case .sameContent(let hash): touched.append((file, hash))
+            case let .image(hash, values, width, height, metadata):
+                pixels += values
+                images.append((file, hash, width, height, metadata))
+            }
+        }
+        let embeddings = images.isEmpty ? [] : try model.embed(pixelValues: pixels)
+        if shouldStop() { throw IndexInterrupted() }
+
+        var copy = CopyBinaryWriter()
+        for ((file, hash, width, height, metadata), embedding) in zip(images, embeddings) {
+            copy.beginRow(fieldCount: 9)
+            copy.append(text: file.path)
+            copy.append(text: hash)
+            copy.append(int8: file.size)
+            copy.append(timestampMicrosSince1970: file.modifiedMicros)
+            copy.append(int4: Int32(width))
+            copy.append(int4: Int32(height))
+            if let taken = metadata.takenAt.flatMap(Self.wallClockMicros) {
+                copy.append(timestampMicrosSince1970: taken)
+            } else {
+                copy.appendNull()
+            }
+            if let camera = metadata.camera { copy.append(text: camera) } else { copy.appendNull() }
+            copy.append(vector: embedding)
+        }
+        copy.finish()
+
+        let connection = library.connection
+        try connection.transaction {
+            if !images.isEmpty {
+                try connection.copyIn("COPY imgsearch_staging FROM STDIN (FORMAT binary)", data: copy.bytes)
+                try connection.run("""
+                    INSERT INTO imgsearch.images
+                        (path, content_hash, size_bytes, modified_at, width, height, taken_at, camera, embedding)
+                    SELECT path, content_hash, size_bytes, modified_at, width, height, taken_at, camera, embedding
+                    FROM imgsearch_staging
+                    ON CONFLICT (path) DO UPDATE SET
+                        content_hash = EXCLUDED.content_hash, size_bytes = EXCLUDED.size_bytes,
+                        modified_at = EXCLUDED.modified_at, width = EXCLUDED.width, height = EXCLUDED.height,
+                        taken_at = EXCLUDED.taken_at, camera = EXCLUDED.camera,
+                        embedding = EXCLUDED.embedding, indexed_at = now()
+                    """)
+            }
+            for (file, hash) in touched {
+                try connection.execute("""
+                    UPDATE imgsearch.images
+                    SET size_bytes = $2, modified_at = to_timestamp($3::bigint / 1000000.0), content_hash = $4
+                    WHERE path = $1
+                    """, [file.path, "\(file.size)", "\(file.modifiedMicros)", hash])
+            }
+            if shouldStop() { throw IndexInterrupted() }
+        }
+        report.embedded += images.count
+        report.touched += touched.count
+        report.failures += failures
+    }
+
+    /// EXIF wall-clock time as microseconds since 1970 read as if UTC, which
+    /// is how a `timestamp` (without time zone) is stored.
+    static func wallClockMicros(_ c: DateComponents) -> Int64? {
+        var calendar = Calendar(identifier: .gregorian)
+        calendar.timeZone = TimeZone(identifier: "UTC")!
+        guard let date = calendar.date(from: c) else { return nil }
+        return Int64((date.timeIntervalSince1970 * 1_000_000).rounded())
+    }
+}
+
+/// Fixed slots that concurrent workers fill by index.
+final class ResultSlots<T>: @unchecked Sendable {
+    private var slots: [T?]
+    private let lock = NSLock()
+
+    init(count: Int) { slots = Array(repeating: nil, count: count) }
+
+    subscript(i: Int) -> T? {
+        get { lock.withLock { slots[i] } }
+        set { lock.withLock { slots[i] = newValue } }
+    }
+
+    var values: [T] { lock.withLock { slots.map { $0! } } }
+}

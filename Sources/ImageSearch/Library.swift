@@ -1,0 +1,117 @@
+import CLIP
+import Foundation
+
+/// What identifies the model that made a database's embeddings: searching
+/// with another model's text embeddings would return noise, so a mismatch
+/// is an error, not a warning.
+public struct ModelIdentity: Equatable, Sendable {
+    /// The model directory's name, for messages.
+    public var name: String
+    public var dimension: Int
+    /// SHA-256 of `config.json` and the first 4 MiB of `model.safetensors`
+    /// (its header and the first tensors), hex.
+    public var fingerprint: String
+
+    public init(name: String, dimension: Int, fingerprint: String) {
+        self.name = name
+        self.dimension = dimension
+        self.fingerprint = fingerprint
+    }
+
+    /// The identity of the model in `directory`.
+    public init(directory: String, dimension: Int) throws {
+        var hash = SHA256()
+        hash.update(try Data(contentsOf: URL(fileURLWithPath: directory + "/config.json")))
+        let weights = try FileHandle(forReadingFrom: URL(fileURLWithPath: directory + "/model.safetensors"))
+        defer { try? weights.close() }
+        hash.update(try weights.read(upToCount: 4 << 20) ?? Data())
+        self.init(name: URL(fileURLWithPath: directory).standardizedFileURL.lastPathComponent,
+                  dimension: dimension, fingerprint: SHA256.hex(hash.finalize()))
+    }
+}
+
+/// A database prepared for imgsearch: the extension, the schema and a model
+/// that agrees with what is stored.
+public final class Library {
+    public let connection: Connection
+    /// The model the stored embeddings came from (nil: nothing indexed yet
+    /// and no model given).
+    public let model: ModelIdentity?
+
+    public struct Error: Swift.Error, CustomStringConvertible {
+        public var description: String
+    }
+
+    /// Opens a database; with `create`, makes the extension, schema and index
+    /// on first use (that needs `model`, which fixes the vector dimension).
+    public init(connection: Connection, model: ModelIdentity?, create: Bool) throws {
+        self.connection = connection
+        let available = try connection.execute(
+            "SELECT default_version FROM pg_available_extensions WHERE name = 'vectors'").scalar
+        guard available != nil else {
+            throw Error(description: "the vectors extension is not installed in this PostgreSQL server "
+                + "(version \(connection.serverVersion / 10000)); install it with `make install` in the imgsearch source tree "
+                + "(as root, for the server whose pg_config is first on the PATH)")
+        }
+        let exists = try connection.execute("SELECT to_regclass('imgsearch.meta') IS NOT NULL").scalar == "t"
+        if !exists {
+            guard create, let model else {
+                self.model = nil
+                try Self.useExtensionSchema(connection)
+                return
+            }
+            try connection.transaction {
+                try connection.run("CREATE EXTENSION IF NOT EXISTS vectors")
+                try Self.useExtensionSchema(connection)
+                try connection.run(Schema.create(dimension: model.dimension))
+                for (key, value) in [("schema_version", "\(Schema.version)"), ("model_name", model.name),
+                                     ("dimension", "\(model.dimension)"), ("model_fingerprint", model.fingerprint)] {
+                    try connection.execute("INSERT INTO imgsearch.meta VALUES ($1, $2) ON CONFLICT (key) DO NOTHING", [key, value])
+                }
+            }
+        } else {
+            try Self.useExtensionSchema(connection)
+        }
+        let meta = Dictionary(
+            try connection.execute("SELECT key, value FROM imgsearch.meta").rows.map { ($0[0]!, $0[1]!) },
+            uniquingKeysWith: { a, _ in a })
+        let version = Int(meta["schema_version"] ?? "") ?? 0
+        guard version <= Schema.version else {
+            throw Error(description: "this database's imgsearch schema is version \(version), newer than this imgsearch understands (\(Schema.version)); upgrade imgsearch")
+        }
+        guard let name = meta["model_name"], let dimension = Int(meta["dimension"] ?? ""), let fingerprint = meta["model_fingerprint"] else {
+            throw Error(description: "imgsearch.meta is incomplete (schema_version, model_name, dimension, model_fingerprint expected)")
+        }
+        let stored = ModelIdentity(name: name, dimension: dimension, fingerprint: fingerprint)
+        if let model, model != stored {
+            throw Error(description: "this database holds embeddings of model \(stored.name) (\(stored.dimension)-d, fingerprint \(stored.fingerprint.prefix(12))), "
+                + "but the model given is \(model.name) (\(model.dimension)-d, fingerprint \(model.fingerprint.prefix(12))); "
+                + "use the same model, or another database (--db or IMGSEARCH_HOME)")
+        }
+        self.model = stored
+    }
+
+    /// Whether the tables exist (a fresh database has none until `index`).
+    public var isInitialized: Bool { model != nil }
+
+    /// Puts the schema holding the extension's type and operators on the
+    /// search path, wherever the extension was installed.
+    private static func useExtensionSchema(_ connection: Connection) throws {
+        let schema = try connection.execute("""
+            SELECT n.nspname FROM pg_extension e JOIN pg_namespace n ON n.oid = e.extnamespace
+            WHERE e.extname = 'vectors'
+            """).scalar
+        let path = [schema, "public"].compactMap { $0 }
+        try connection.execute("SELECT set_config('search_path', $1, false)",
+                               [path.map { "\"\($0.replacingOccurrences(of: "\"", with: "\"\""))\"" }.joined(separator: ", ")])
+    }
+}
+
+/// A PostgreSQL array literal (`{"a","b"}`) for binding a list as one
+/// `text[]` parameter.
+func postgresArrayLiteral(_ items: [String]) -> String {
+    let quoted = items.map { item -> String in
+        "\"" + item.replacingOccurrences(of: "\\", with: "\\\\").replacingOccurrences(of: "\"", with: "\\\"") + "\""
+    }
+    return "{" + quoted.joined(separator: ",") + "}"
+}

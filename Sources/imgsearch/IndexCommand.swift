@@ -1,0 +1,84 @@
+import ArgumentParser
+import CLIP
+import Foundation
+import ImageSearch
+
+struct IndexCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "index",
+        abstract: "Embed the photos in folders and store them in PostgreSQL.",
+        discussion: """
+            Walks each DIR recursively for *.jpg, *.jpeg, *.png and *.webp files. New files and
+            files whose size or modification time changed are read and hashed; those whose content
+            changed are decoded, embedded and stored with their path, SHA-256, size, width, height,
+            EXIF capture time and camera. Unchanged files are skipped, so a re-run is cheap.
+
+            Each batch is one transaction: an interruption (Ctrl-C, a crash) loses at most the
+            batch in progress, and running the same command again resumes. Files that cannot be
+            read or decoded are listed at the end with their reason; the run continues, and the
+            exit status is 1 if any failed.
+
+            The first run creates the extension, the schema `imgsearch` and its HNSW index.
+            """)
+
+    @OptionGroup var database: DatabaseOptions
+    @OptionGroup var modelOptions: ModelOptions
+
+    @Argument(help: ArgumentHelp("Folders (or single image files) to index.", valueName: "dir"))
+    var directories: [String]
+
+    @Flag(name: .long, help: "Remove rows of files under the given folders that no longer exist.")
+    var prune = false
+
+    @Option(name: .long, help: "Images per batch (and per transaction).")
+    var batchSize = 16
+
+    @Flag(name: .long, help: "Embed images as stored, ignoring their EXIF orientation (as transformers does).")
+    var ignoreExifOrientation = false
+
+    @Flag(name: .long, help: "No progress output.")
+    var quiet = false
+
+    func validate() throws {
+        guard batchSize > 0 else { throw ValidationError("--batch-size must be positive, got \(batchSize)") }
+        guard !directories.isEmpty else { throw ValidationError("give at least one folder to index") }
+    }
+
+    func run() throws {
+        try reportingErrors {
+            Interrupt.install()
+            let (clip, identity) = try modelOptions.load()
+            let session = try database.connect()
+            defer { session.close() }
+            let library = try Library(connection: session.connection, model: identity, create: true)
+            var options = Indexer.Options(roots: directories)
+            options.prune = prune
+            options.batchSize = batchSize
+            options.applyEXIFOrientation = !ignoreExifOrientation
+            let indexer = Indexer(library: library, model: clip, options: options, progress: ProgressDisplay(quiet: quiet))
+            let report: IndexReport
+            do {
+                report = try indexer.run(shouldStop: { Interrupt.requested })
+            } catch let interrupted as IndexInterrupted {
+                FileHandle.standardError.write(Data("imgsearch: \(interrupted)\n".utf8))
+                session.close()
+                throw ExitCode(130)
+            }
+            var summary = "\(report.scanned) images found: \(report.embedded) embedded, \(report.unchanged) unchanged"
+            if report.touched > 0 { summary += ", \(report.touched) touched (same content)" }
+            if report.pruned > 0 { summary += ", \(report.pruned) pruned" }
+            summary += ", \(report.failures.count) failed (\(String(format: "%.1f", report.seconds)) s)"
+            print(summary)
+            if report.missing > 0 {
+                print("\(report.missing) indexed files under these folders no longer exist; --prune removes them")
+            }
+            if !report.failures.isEmpty {
+                FileHandle.standardError.write(Data("failed:\n".utf8))
+                for failure in report.failures {
+                    FileHandle.standardError.write(Data("  \(failure.path): \(failure.reason)\n".utf8))
+                }
+                throw ExitCode.failure
+            }
+        }
+    }
+}
