@@ -8,7 +8,7 @@ import Foundation
 struct Imgsearch: ParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Image search with CLIP embeddings.",
-        subcommands: [Embed.self])
+        subcommands: [Embed.self, ModelCommand.self])
 }
 
 struct Embed: ParsableCommand {
