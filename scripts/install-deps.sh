@@ -8,6 +8,7 @@ packages=(
     postgresql postgresql-contrib postgresql-server-dev-all libpq-dev  # server, PGXS headers, libpq
     libipc-run-perl           # PostgreSQL's TAP cluster-test modules
     libopenblas-dev zlib1g-dev libjpeg62-turbo-dev libpng-dev libwebp-dev  # CLIP module
+    libcurl4 ca-certificates  # imgsearch: FoundationNetworking loads libcurl; HTTPS to the hub
 )
 
 missing=()
