@@ -24,7 +24,7 @@ import Testing
         let dir = ModelLocation.defaultDirectory(environment: env)
         try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
         #expect(ModelLocation.resolve(explicit: nil, environment: env) == nil, "no config.json yet")
-        FileManager.default.createFile(atPath: dir + "/config.json", contents: Data("{}".utf8))
+        try Data("{}".utf8).write(to: URL(fileURLWithPath: dir + "/config.json"))
         #expect(ModelLocation.resolve(explicit: nil, environment: env) == dir)
         env["IMGSEARCH_CLIP_MODEL"] = "/from/env"
         #expect(ModelLocation.resolve(explicit: nil, environment: env) == "/from/env")

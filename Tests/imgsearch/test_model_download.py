@@ -39,6 +39,7 @@ class Hub:
         self.drop_after = {}        # file -> body bytes sent before the connection drops (once)
         self.corrupt = set()        # files whose body has one byte flipped
         self.ignore_range = False   # answer Range requests with 200 and the whole file
+        self.refuse_range_once = False  # answer the next Range request with 416
         self.repo_missing_status = 404
         self.resolve_cache = True
         self.lock = threading.Lock()
@@ -130,6 +131,9 @@ class Hub:
             headers.update({"ETag": f'"{git_blob_sha1(self.files[name])}"', "X-Repo-Commit": COMMIT})
         status, start = 200, 0
         requested = h.headers.get("Range")
+        if requested and self.refuse_range_once and not head:
+            self.refuse_range_once = False
+            return self.reply(h, 416, {"Content-Range": f"bytes */{len(data)}"}, b"", head)
         if requested and not self.ignore_range:
             start = int(re.fullmatch(r"bytes=(\d+)-", requested).group(1))
             if start >= len(data):
@@ -246,6 +250,33 @@ def test_resume_when_the_server_ignores_range(hub, imgsearch_bin, imgsearch_env,
     second = download(imgsearch_bin, imgsearch_env, "--output", str(out), endpoint=hub.url)
     assert second.returncode == 0, second.stderr
     assert "does not support resuming; starting again" in second.stderr
+    assert_model_equals_fixture(out)
+
+
+def test_leftover_part_files(hub, imgsearch_bin, imgsearch_env, tmp_path):
+    out = tmp_path / "model"
+    out.mkdir()
+    data = FIXTURE["model.safetensors"]
+    # A complete .part (interrupted before the rename) is verified, not fetched again;
+    # a .part longer than the file is discarded.
+    (out / "model.safetensors.part").write_bytes(data)
+    (out / "vocab.json.part").write_bytes(FIXTURE["vocab.json"] + b"extra")
+    result = download(imgsearch_bin, imgsearch_env, "--output", str(out), endpoint=hub.url)
+    assert result.returncode == 0, result.stderr
+    assert "model.safetensors.part is complete; verifying" in result.stderr
+    gets = hub.gets()
+    assert not any("model.safetensors" in p for p, _ in gets)
+    assert (f"/api/resolve-cache/models/{REPO}/{COMMIT}/vocab.json", None) in gets
+    assert_model_equals_fixture(out)
+
+    # A server that refuses the range (the file changed upstream): start again from zero.
+    (out / "model.safetensors").unlink()
+    (out / "model.safetensors.part").write_bytes(data[:1000])
+    hub.refuse_range_once = True
+    hub.reset()
+    result = download(imgsearch_bin, imgsearch_env, "--output", str(out), endpoint=hub.url)
+    assert result.returncode == 0, result.stderr
+    assert [r for p, r in hub.gets() if p == "/cdn/model.safetensors"] == ["bytes=1000-", None]
     assert_model_equals_fixture(out)
 
 
