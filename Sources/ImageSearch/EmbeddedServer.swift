@@ -23,9 +23,7 @@ public final class EmbeddedServer {
     /// The directory of the embedded cluster for this user.
     public static func defaultHome(environment: [String: String] = ProcessInfo.processInfo.environment) -> String {
         if let home = environment["IMGSEARCH_HOME"], !home.isEmpty { return home }
-        let data = environment["XDG_DATA_HOME"].flatMap { $0.isEmpty ? nil : $0 }
-            ?? (environment["HOME"] ?? NSHomeDirectory()) + "/.local/share"
-        return data + "/imgsearch"
+        return UserDirectories.dataHome(environment: environment) + "/imgsearch"
     }
 
     /// Finds the server binaries; throws a message telling what to install.

@@ -1,6 +1,7 @@
 import ArgumentParser
 import CLIP
 import Foundation
+import ImageSearch
 
 /// The image-search command-line tool: photos into PostgreSQL, found by text
 /// or by a similar photo (docs/IMGSEARCH.md).
@@ -8,7 +9,7 @@ import Foundation
 struct Imgsearch: ParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Search photo folders by what they show, with CLIP embeddings in PostgreSQL.",
-        subcommands: [IndexCommand.self, SearchCommand.self, SimilarCommand.self, StatusCommand.self, Embed.self])
+        subcommands: [IndexCommand.self, SearchCommand.self, SimilarCommand.self, StatusCommand.self, Embed.self, ModelCommand.self])
 }
 
 struct Embed: ParsableCommand {
@@ -24,7 +25,7 @@ struct Embed: ParsableCommand {
 
     enum Format: String, ExpressibleByArgument { case json, vector }
 
-    @Option(name: .long, help: ArgumentHelp("Model directory (Hugging Face layout).", discussion: "Defaults to $\(CLIPModel.modelDirectoryVariable)."))
+    @Option(name: .long, help: ArgumentHelp("Model directory (Hugging Face layout).", discussion: "Defaults to $\(CLIPModel.modelDirectoryVariable), then to the directory `imgsearch model download` fills."))
     var model: String?
 
     @Option(name: .long, help: "A text to embed (repeatable).")
@@ -55,13 +56,13 @@ struct Embed: ParsableCommand {
         guard batchSize > 0 else { throw ValidationError("--batch-size must be positive") }
         if let threads, threads <= 0 { throw ValidationError("--threads must be positive") }
         guard !text.isEmpty || !inputs.isEmpty else { throw ValidationError("nothing to embed: give --text or image paths") }
-        guard model != nil || ProcessInfo.processInfo.environment[CLIPModel.modelDirectoryVariable] != nil else {
-            throw ValidationError("no model: pass --model DIR or set \(CLIPModel.modelDirectoryVariable)")
+        guard ModelLocation.resolve(explicit: model) != nil else {
+            throw ValidationError("no model: pass --model DIR, set \(CLIPModel.modelDirectoryVariable), or run `imgsearch model download`")
         }
     }
 
     func run() throws {
-        let directory = model ?? ProcessInfo.processInfo.environment[CLIPModel.modelDirectoryVariable]!
+        let directory = ModelLocation.resolve(explicit: model)!
         if let threads { CLIPModel.setThreadCount(threads) }
         let clip: CLIPModel
         do { clip = try CLIPModel(directory: URL(fileURLWithPath: directory)) } catch {

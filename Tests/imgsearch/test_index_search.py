@@ -22,6 +22,8 @@ import psycopg
 import pytest
 from PIL import Image
 
+from conftest import FIXTURE_MODEL_FILES
+
 ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", ".."))
 FIXTURES = os.path.join(ROOT, "Tests", "CLIPTests", "Fixtures")
 CLIPART = "/usr/share/openclipart/png"
@@ -35,23 +37,17 @@ EXIF_PHOTOS = [
 ]
 
 
-def imgsearch_binary():
-    binary = os.environ.get("IMGSEARCH_BIN")
-    if not binary:
-        subprocess.run(["swift", "build", "--product", "imgsearch"], cwd=ROOT, check=True, capture_output=True)
-        bin_dir = subprocess.run(["swift", "build", "--show-bin-path"], cwd=ROOT, check=True,
-                                 capture_output=True, text=True).stdout.strip()
-        binary = os.path.join(bin_dir, "imgsearch")
-    return binary
-
-
 BINARY = None
+
+
+@pytest.fixture(autouse=True, scope="module")
+def binary(imgsearch_bin):
+    global BINARY
+    BINARY = imgsearch_bin
 
 
 def run(*args, env=None, check=None, user=None):
     """Runs imgsearch; `check` is the expected exit status (None: any)."""
-    global BINARY
-    BINARY = BINARY or imgsearch_binary()
     command = [BINARY, *args]
     if user:
         command = ["runuser", "-u", user, "--", "env", *[f"{k}={v}" for k, v in (env or {}).items()], *command]
@@ -93,9 +89,11 @@ def query(db, sql, *params):
 def model_directory(name, parent):
     """A fixture model in the Hugging Face layout (config, weights, tokenizer files)."""
     target = os.path.join(parent, name)
-    shutil.copytree(os.path.join(FIXTURES, name), target)
-    for f in ["vocab.json", "merges.txt"]:
-        shutil.copy(os.path.join(FIXTURES, f), target)
+    os.makedirs(target)
+    for file, source in FIXTURE_MODEL_FILES.items():
+        shutil.copyfile(str(source).replace("model_a", name), os.path.join(target, file))
+        os.chmod(os.path.join(target, file), 0o644)
+    os.chmod(target, 0o755)
     return target
 
 
@@ -223,7 +221,7 @@ def test_index_reindex_change_and_prune(db, model, workspace):
 def test_interrupted_run_resumes_without_duplicates(db, model, workspace):
     library = make_library(workspace, clipart=300, photos=0, broken=False)
     total = good_image_count(library)
-    process = subprocess.Popen([BINARY or imgsearch_binary(), "index", "--db", db, "--model", model,
+    process = subprocess.Popen([BINARY, "index", "--db", db, "--model", model,
                                 "--batch-size", "4", library], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     deadline = time.time() + 120
     committed = 0
