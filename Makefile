@@ -2,6 +2,7 @@
 #
 #   make                  Swift (release, static) + C shim -> vectors.so
 #   make install          install module, control file and SQL through PGXS
+#   make install-imgsearch  build the imgsearch tool (release) and copy it to $(BINDIR_IMGSEARCH)
 #   make demo             the README's first command: a throwaway server with real data
 #   make test             the README's second command: every test (what .ci/run calls)
 #   make bench-kernels    distance kernel throughput vs a scalar loop and numpy
@@ -56,7 +57,12 @@ check-symbols: $(shlib)
 		echo "vectors.so has undefined Swift symbols (a runtime library is not linked):"; \
 		nm -u $(shlib) | grep ' \$$s' | head; rm -f $(shlib); exit 1; fi
 
-.PHONY: demo test bench-kernels bench-hnsw
+BINDIR_IMGSEARCH ?= /usr/local/bin
+
+.PHONY: demo test bench-kernels bench-hnsw install-imgsearch
+install-imgsearch:
+	$(SWIFT) build -c release --product imgsearch
+	install -D -m 755 "$$($(SWIFT) build -c release --show-bin-path)/imgsearch" $(DESTDIR)$(BINDIR_IMGSEARCH)/imgsearch
 demo:
 	scripts/demo.sh
 test:

