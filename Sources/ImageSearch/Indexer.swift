@@ -80,11 +80,22 @@ public final class Indexer {
             ) ON COMMIT DELETE ROWS
             """)
         progress.start(total: work.count)
+        // Batch n + 1 is read and decoded while batch n is embedded and
+        // stored: the forward pass leaves a core partly idle outside its
+        // matrix products, and file reads wait on the disk.
+        let batches = stride(from: 0, to: work.count, by: options.batchSize).map {
+            Array(work[$0..<min($0 + options.batchSize, work.count)])
+        }
+        let (model, orient) = (self.model, options.applyEXIFOrientation)
+        func prefetch(_ batch: [ScannedFile]) -> Prefetch<[Prepared]> {
+            Prefetch { Self.prepare(batch, stored: stored, model: model, applyEXIFOrientation: orient) }
+        }
+        var upcoming = batches.first.map(prefetch)
         var done = 0
-        while done < work.count {
+        for (n, batch) in batches.enumerated() {
             if shouldStop() { throw IndexInterrupted() }
-            let batch = Array(work[done..<min(done + options.batchSize, work.count)])
-            let prepared = prepare(batch, stored: stored)
+            let prepared = upcoming!.value
+            upcoming = n + 1 < batches.count ? prefetch(batches[n + 1]) : nil
             try store(batch, prepared, report: &report, shouldStop: shouldStop)
             done += batch.count
             progress.update(done: done)
@@ -126,10 +137,10 @@ public final class Indexer {
     }
 
     /// Reads, hashes, decodes and preprocesses a batch on all cores.
-    func prepare(_ batch: [ScannedFile], stored: [String: StoredFile]) -> [Prepared] {
+    static func prepare(_ batch: [ScannedFile], stored: [String: StoredFile], model: CLIPModel,
+                        applyEXIFOrientation: Bool) -> [Prepared] {
         let results = ResultSlots<Prepared>(count: batch.count)
-        let decoder = ImageDecoder(applyEXIFOrientation: options.applyEXIFOrientation)
-        let model = self.model
+        let decoder = ImageDecoder(applyEXIFOrientation: applyEXIFOrientation)
         DispatchQueue.concurrentPerform(iterations: batch.count) { i in
             let file = batch[i]
             guard let data = FileManager.default.contents(atPath: file.path) else {
@@ -232,6 +243,25 @@ public final class Indexer {
         calendar.timeZone = TimeZone(identifier: "UTC")!
         guard let date = calendar.date(from: c) else { return nil }
         return Int64((date.timeIntervalSince1970 * 1_000_000).rounded())
+    }
+}
+
+/// A value computed on another thread, waited for on first use.
+final class Prefetch<T>: @unchecked Sendable {
+    private var result: T?
+    private let ready = DispatchSemaphore(value: 0)
+
+    init(_ compute: @escaping @Sendable () -> T) {
+        DispatchQueue.global().async {
+            self.result = compute()
+            self.ready.signal()
+        }
+    }
+
+    /// Blocks until the value is there; call once.
+    var value: T {
+        ready.wait()
+        return result!
     }
 }
 
