@@ -34,6 +34,20 @@ struct ResultOptions: ParsableArguments {
 
     var filter: SearchFilter { SearchFilter(after: after, before: before, camera: camera, pathGlob: pathGlob) }
 
+    /// Loads the model, opens the database, and prints the photos nearest to
+    /// the embedding `query` computes.
+    func search(database: DatabaseOptions, model: ModelOptions,
+                query: (CLIPModel, Library) throws -> [Float]) throws {
+        let (clip, identity) = try model.load()
+        let session = try database.connect()
+        defer { session.close() }
+        let library = try Library(connection: session.connection, model: identity, create: false)
+        guard library.isInitialized else {
+            throw CLIError("nothing indexed yet in \(session.location): run `imgsearch index DIR` first")
+        }
+        print(try library.search(embedding: try query(clip, library), filter: filter, limit: limit))
+    }
+
     func print(_ hits: [SearchHit]) {
         if json {
             for hit in hits {
@@ -69,13 +83,7 @@ struct SearchCommand: ParsableCommand {
 
     func run() throws {
         try reportingErrors {
-            let (clip, identity) = try modelOptions.load()
-            let session = try database.connect()
-            defer { session.close() }
-            let library = try Library(connection: session.connection, model: identity, create: false)
-            guard library.isInitialized else { throw CLIError("nothing indexed yet in \(session.location): run `imgsearch index DIR` first") }
-            let embedding = try clip.embed(texts: [text])[0]
-            results.print(try library.search(embedding: embedding, filter: results.filter, limit: results.limit))
+            try results.search(database: database, model: modelOptions) { clip, _ in try clip.embed(texts: [text])[0] }
         }
     }
 }
@@ -101,19 +109,11 @@ struct SimilarCommand: ParsableCommand {
 
     func run() throws {
         try reportingErrors {
-            let (clip, identity) = try modelOptions.load()
-            let session = try database.connect()
-            defer { session.close() }
-            let library = try Library(connection: session.connection, model: identity, create: false)
-            guard library.isInitialized else { throw CLIError("nothing indexed yet in \(session.location): run `imgsearch index DIR` first") }
-            let embedding: [Float]
-            if let stored = try library.storedEmbedding(path: FileScan.canonicalPath(image)) {
-                embedding = stored
-            } else {
+            try results.search(database: database, model: modelOptions) { clip, library in
+                if let stored = try library.storedEmbedding(path: FileScan.canonicalPath(image)) { return stored }
                 let decoded = try ImageDecoder(applyEXIFOrientation: !ignoreExifOrientation).decode(contentsOf: URL(fileURLWithPath: image))
-                embedding = try clip.embed(images: [decoded])[0]
+                return try clip.embed(images: [decoded])[0]
             }
-            results.print(try library.search(embedding: embedding, filter: results.filter, limit: results.limit))
         }
     }
 }
