@@ -6,6 +6,7 @@
 #   make test             the README's second command: every test (what .ci/run calls)
 #   make bench-kernels    distance kernel throughput vs a scalar loop and numpy
 #   make bench-hnsw       HNSW index vs pgvector on PostgreSQL 18 (HNSW_ARGS='--rows 50000' for a quick run)
+#   make bench-filtered   filtered search vs pgvector's iterative scans (FILTERED_ARGS='--rows 50000' for a quick run)
 #   make PG_CONFIG=/path/to/pg_config ...   build against another PostgreSQL
 #
 # The Swift code is compiled by SwiftPM into a static library and linked into
@@ -56,7 +57,7 @@ check-symbols: $(shlib)
 		echo "vectors.so has undefined Swift symbols (a runtime library is not linked):"; \
 		nm -u $(shlib) | grep ' \$$s' | head; rm -f $(shlib); exit 1; fi
 
-.PHONY: demo test bench-kernels bench-hnsw
+.PHONY: demo test bench-kernels bench-hnsw bench-filtered
 demo:
 	scripts/demo.sh
 test:
@@ -65,6 +66,8 @@ bench-kernels:
 	bench/run-kernels.sh
 bench-hnsw:
 	bench/run-hnsw.sh $(HNSW_ARGS)
+bench-filtered:
+	bench/run-filtered.sh $(FILTERED_ARGS)
 
 clean: swift-clean
 .PHONY: swift-clean
