@@ -316,6 +316,7 @@ def write_markdown(r, path):
 
     if 100 in p["limits"]:
         lines += summary(r, 100)
+    lines += ratio_table(r)
     for limit in p["limits"]:
         qualifying = p.get("qualifying_rows", {}).get(str(limit))
         lines.append(f"## {pct(limit, p['buckets'])} of the rows qualify (`bucket < {limit}`"
@@ -406,6 +407,30 @@ def summary(r, limit):
                  f"at equal or better recall, at every pgvector point with full rows): "
                  f"**{'met' if verdict else 'not met'}**. Ratios between 0.83x and 1.2x are within the noise "
                  f"of this shared machine.")
+    lines.append("")
+    return lines
+
+
+def ratio_table(r):
+    """Ours / pgvector at equal recall (range over pgvector's full-row
+    points) for every selectivity and mode."""
+    p = r["parameters"]
+    modes = list(dict.fromkeys(x["name"] for x in r["runs"] if x["extension"] == "pgvector"))
+    lines = [f"## `{OURS}` / pgvector QPS at equal recall, every selectivity", ""]
+    lines.append(f"Computed as in the summary, over each mode's points that returned {p['k']} rows for every "
+                 f"query (n = how many); \"beyond\" counts pgvector points whose recall our sweep does not reach.")
+    lines.append("")
+    lines.append("| selectivity | " + " | ".join(modes) + " |")
+    lines.append("|---|" + "---|" * len(modes))
+    for limit in p["limits"]:
+        cells = []
+        for mode in modes:
+            pts = [x for x in comparison(r, limit) if x["mode"] == mode and x["rows_min"] == p["k"]]
+            ratios = [x["ratio"] for x in pts if x["ratio"]]
+            text = f"{min(ratios):.2f}x to {max(ratios):.2f}x" if ratios else "-"
+            beyond = len(pts) - len(ratios)
+            cells.append(f"{text} (n = {len(pts)}{f', {beyond} beyond' if beyond else ''})")
+        lines.append(f"| {pct(limit, p['buckets'])} | " + " | ".join(cells) + " |")
     lines.append("")
     return lines
 
