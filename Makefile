@@ -7,6 +7,7 @@
 #   make test             the README's second command: every test (what .ci/run calls)
 #   make bench-kernels    distance kernel throughput vs a scalar loop and numpy
 #   make bench-hnsw       HNSW index vs pgvector on PostgreSQL 18 (HNSW_ARGS='--rows 50000' for a quick run)
+#   make bench-filtered   filtered search vs pgvector's iterative scans (FILTERED_ARGS='--rows 50000' for a quick run)
 #   make PG_CONFIG=/path/to/pg_config ...   build against another PostgreSQL
 #
 # The Swift code is compiled by SwiftPM into a static library and linked into
@@ -59,7 +60,7 @@ check-symbols: $(shlib)
 
 BINDIR_IMGSEARCH ?= /usr/local/bin
 
-.PHONY: demo test bench-kernels bench-hnsw install-imgsearch
+.PHONY: demo test bench-kernels bench-hnsw bench-filtered install-imgsearch
 install-imgsearch:
 	$(SWIFT) build -c release --product imgsearch
 	install -D -m 755 "$$($(SWIFT) build -c release --show-bin-path)/imgsearch" $(DESTDIR)$(BINDIR_IMGSEARCH)/imgsearch
@@ -71,6 +72,8 @@ bench-kernels:
 	bench/run-kernels.sh
 bench-hnsw:
 	bench/run-hnsw.sh $(HNSW_ARGS)
+bench-filtered:
+	bench/run-filtered.sh $(FILTERED_ARGS)
 
 clean: swift-clean
 .PHONY: swift-clean

