@@ -2,15 +2,21 @@
 /// long as the caller keeps asking (the VBASE idea, OSDI'23: relaxed
 /// monotonicity).
 ///
-/// Phase 1 is the ordinary HNSW search with breadth `ef`; its live results
-/// come out first, in exact distance order among themselves. In `basic`
-/// mode the stream ends there. Otherwise phase 2 continues the traversal
-/// best-first from everything phase 1 saw but did not expand: each call
-/// emits the nearest found-but-unreturned node as soon as no unexpanded
-/// node is nearer, so later rows come in approximately increasing
-/// distance. The stream ends when the graph is exhausted (then every
-/// reachable live node has been returned exactly once) or when its memory
-/// reaches `memoryLimit`.
+/// Results come in batches. Each batch is an HNSW beam search of breadth
+/// `ef` that continues from where the previous ones stopped: it starts
+/// from every node seen but not yet expanded, keeps the `ef` nearest live
+/// rows not yet returned (including rows found earlier and not returned),
+/// and stops, as the ordinary search does, when the nearest unexpanded node
+/// is farther than the farthest of those. The batch is returned in exact
+/// distance order; batches follow one another in approximately increasing
+/// distance. The first batch is exactly the ordinary search (basic mode
+/// stops after it). A wider `ef` explores more before committing to a
+/// batch, so it buys ordering quality (recall under a filter) with work,
+/// the same trade as in the first batch.
+///
+/// The stream ends when the graph is exhausted (then every reachable live
+/// node has been returned exactly once) or when its memory reaches
+/// `memoryLimit`.
 public final class SearchStream<G: GraphReader> {
     public let graph: G
     let query: [Float]
@@ -20,25 +26,31 @@ public final class SearchStream<G: GraphReader> {
 
     var started = false
     var visited: G.Visited
-    /// Found, live, not yet returned, nearest on top.
-    var pending = CandidateHeap<G.Node>(nearestFirst: true)
-    /// Phase 1's results, in order, still to be returned.
-    var phaseOne: [Candidate<G.Node>] = []
-    var phaseOneNext = 0
-    /// Seen but not expanded, nearest on top (phase 2's frontier).
-    var frontier = CandidateHeap<G.Node>(nearestFirst: true)
+    /// Seen, not yet expanded, nearest on top.
+    var unexpanded = CandidateHeap<G.Node>(nearestFirst: true)
+    /// Seen nodes too far for the batch that found them: moved into
+    /// `unexpanded` only if another batch is needed (basic mode never pays).
+    var unexpandedLater: [Candidate<G.Node>] = []
+    /// Expanded, live, perhaps not yet returned (returned ones are skipped
+    /// when popped), nearest on top.
+    var expandedLive = CandidateHeap<G.Node>(nearestFirst: true)
+    /// Deleted nodes seen: traversed, never returned. Few.
+    var deleted: Set<G.Node> = []
     var returned: Set<G.Node> = []
+    /// The current batch, nearest first, and the next one to return.
+    var batch: [Candidate<G.Node>] = []
+    var batchNext = 0
     /// True once the stream stopped because of `memoryLimit`.
     public private(set) var hitMemoryLimit = false
 
-    /// Bytes one remembered node costs (sets and heaps), for `memoryLimit`.
-    static var bytesPerNode: Int { 3 * (MemoryLayout<G.Node>.stride + 16) }
+    /// Bytes one entry of a set or heap costs, for `memoryLimit`.
+    static var bytesPerEntry: Int { MemoryLayout<G.Node>.stride + 16 }
 
     /// - Parameters:
     ///   - query: prepared (unit length for cosine).
-    ///   - ef: breadth of phase 1.
-    ///   - continues: false for basic mode (phase 1 only).
-    ///   - memoryLimit: bytes of search state at which phase 2 stops.
+    ///   - ef: breadth of every batch.
+    ///   - continues: false for basic mode (the first batch only).
+    ///   - memoryLimit: bytes of search state at which the stream stops.
     public init(graph: G, query: [Float], ef: Int, continues: Bool, memoryLimit: Int) {
         precondition(query.count == graph.dimensions)
         self.graph = graph
@@ -50,90 +62,100 @@ public final class SearchStream<G: GraphReader> {
     }
 
     /// Approximate bytes held by the search state.
-    public var memoryUsage: Int { (visited.count + frontier.count + returned.count) * Self.bytesPerNode }
+    public var memoryUsage: Int {
+        (visited.count + unexpanded.count + unexpandedLater.count + expandedLive.count + returned.count) * Self.bytesPerEntry
+    }
 
     /// The next result, or nil at the end of the stream.
     public func next() throws -> Candidate<G.Node>? {
-        try query.withUnsafeBufferPointer { q in
-            if !started {
-                started = true
-                try runPhaseOne(q.baseAddress!)
-            }
-            while phaseOneNext < phaseOne.count {
-                let candidate = phaseOne[phaseOneNext]
-                phaseOneNext += 1
-                returned.insert(candidate.node)
-                return candidate
-            }
-            guard continues else { return nil }
-            return try nextFromPhaseTwo(q.baseAddress!)
-        }
-    }
-
-    func runPhaseOne(_ q: UnsafePointer<Float>) throws {
-        guard let (entry, _) = try graph.descend(query: q, toLevel: 0) else { return }
-        var candidates = CandidateHeap<G.Node>(nearestFirst: true)
-        var results = CandidateHeap<G.Node>(nearestFirst: false)
-        _ = visited.insert(entry.node)
-        candidates.push(entry)
-        results.push(entry)
-        var expanded = 0
-        while let current = candidates.pop() {
-            if results.count >= ef, let worst = results.top, current.distance > worst.distance {
-                frontier.push(current)  // phase 2 may expand it later
-                break
-            }
-            expanded += 1
-            if expanded % 64 == 0 { try graph.checkInterrupts() }
-            for neighbor in try graph.neighbors(of: current.node, level: 0) where visited.insert(neighbor) {
-                let distance = try graph.visit(neighbor, query: q).distance
-                let candidate = Candidate(distance: distance, node: neighbor)
-                if results.count < ef || distance < results.top!.distance {
-                    candidates.push(candidate)
-                    results.push(candidate)
-                    if results.count > ef, let dropped = results.pop() { remember(dropped) }
-                } else {
-                    remember(candidate)
-                }
-            }
-        }
-        while let leftover = candidates.pop() { frontier.push(leftover) }
-        var found: [Candidate<G.Node>] = []
-        for candidate in results.items where try graph.visit(candidate.node, query: q).live {
-            found.append(candidate)
-        }
-        phaseOne = found.sorted { $0.distance < $1.distance }
-    }
-
-    /// A node seen in phase 1 that phase 1 will not return: phase 2 expands
-    /// it (and so also considers returning it) in distance order.
-    func remember(_ candidate: Candidate<G.Node>) {
-        if continues { frontier.push(candidate) }
-    }
-
-    func nextFromPhaseTwo(_ q: UnsafePointer<Float>) throws -> Candidate<G.Node>? {
-        var expanded = 0
-        while true {
-            if let best = pending.top, frontier.top.map({ best.distance <= $0.distance }) ?? true {
-                pending.pop()
-                if returned.insert(best.node).inserted { return best }
-                continue
-            }
-            guard let current = frontier.pop() else { return nil }
-            if memoryUsage > memoryLimit {
+        if batchNext == batch.count {
+            guard !started || continues else { return nil }
+            guard !started || memoryUsage <= memoryLimit else {
                 hitMemoryLimit = true
                 return nil
             }
-            // Expanding a node also offers the node itself for return.
-            if !returned.contains(current.node), try graph.visit(current.node, query: q).live {
-                pending.push(current)
+            try query.withUnsafeBufferPointer { q in
+                if !started {
+                    started = true
+                    try start(q.baseAddress!)
+                }
+                try nextBatch(q.baseAddress!)
             }
-            expanded += 1
-            if expanded % 64 == 0 { try graph.checkInterrupts() }
-            for neighbor in try graph.neighbors(of: current.node, level: 0) where visited.insert(neighbor) {
-                let distance = try graph.visit(neighbor, query: q).distance
-                frontier.push(Candidate(distance: distance, node: neighbor))
+            guard batchNext < batch.count else { return nil }
+        }
+        let candidate = batch[batchNext]
+        batchNext += 1
+        return candidate
+    }
+
+    func start(_ q: UnsafePointer<Float>) throws {
+        guard let (entry, _) = try graph.descend(query: q, toLevel: 0) else { return }
+        _ = visited.insert(entry.node)
+        if try !graph.visit(entry.node, query: q).live { deleted.insert(entry.node) }
+        unexpanded.push(entry)
+    }
+
+    /// One beam search of breadth `ef` from the unexpanded nodes; its live,
+    /// unreturned results become `batch`.
+    func nextBatch(_ q: UnsafePointer<Float>) throws {
+        for candidate in unexpandedLater { unexpanded.push(candidate) }
+        unexpandedLater.removeAll(keepingCapacity: true)
+
+        // Farthest on top: the ef nearest offers of this batch.
+        var results = CandidateHeap<G.Node>(nearestFirst: false)
+        func offer(_ candidate: Candidate<G.Node>) {
+            if results.count < ef {
+                results.push(candidate)
+            } else if candidate.distance < results.top!.distance {
+                results.pop()
+                results.push(candidate)
             }
         }
+        // Rows found by earlier batches and not returned compete too.
+        var earlier: [Candidate<G.Node>] = []
+        while earlier.count < ef, let candidate = expandedLive.pop() {
+            if !returned.contains(candidate.node) { earlier.append(candidate) }
+        }
+        for candidate in earlier {
+            offer(candidate)
+            expandedLive.push(candidate)
+        }
+
+        var expanded = 0
+        while let current = unexpanded.top {
+            if results.count >= ef, current.distance > results.top!.distance { break }
+            unexpanded.pop()
+            expanded += 1
+            if expanded % 64 == 0 {
+                try graph.checkInterrupts()
+                if continues && memoryUsage > memoryLimit {
+                    hitMemoryLimit = true
+                    break
+                }
+            }
+            // A node from an earlier batch is offered now; one found in this
+            // batch was offered when found (and may still be in `results`).
+            let live = !deleted.contains(current.node)
+            if live && !returned.contains(current.node) {
+                if continues { expandedLive.push(current) }
+                if !results.items.contains(where: { $0.node == current.node }) { offer(current) }
+            }
+            try graph.forEachNeighbor(of: current.node, level: 0) { neighbor in
+                guard visited.insert(neighbor) else { return }
+                let (distance, live) = try graph.visit(neighbor, query: q)
+                let candidate = Candidate(distance: distance, node: neighbor)
+                if !live { deleted.insert(neighbor) }
+                if results.count < ef || distance < results.top!.distance {
+                    unexpanded.push(candidate)
+                    if live { offer(candidate) }
+                } else if continues {
+                    unexpandedLater.append(candidate)
+                }
+            }
+        }
+
+        batch = results.items.sorted { $0.distance < $1.distance }
+        batchNext = 0
+        for candidate in batch { returned.insert(candidate.node) }
     }
 }

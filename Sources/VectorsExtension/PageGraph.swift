@@ -61,6 +61,16 @@ final class PageGraph: GraphWriter {
         }
     }
 
+    /// The search loop's hot path: the list is copied from the page into
+    /// stack memory (the page is unlocked before `body` reads other pages).
+    func forEachNeighbor(of node: UInt64, level: Int, _ body: (UInt64) throws -> Void) throws {
+        try withUnsafeTemporaryAllocation(of: UInt64.self, capacity: maxNeighbors) { buffer in
+            var count: Int32 = 0
+            try check(vectors_page_neighbors(handle, node, Int32(level), buffer.baseAddress!, Int32(maxNeighbors), &count))
+            for i in 0..<Int(count) { try body(buffer[i]) }
+        }
+    }
+
     func makeVisitedSet() -> NodeIDSet { NodeIDSet() }
 
     func checkInterrupts() throws {
