@@ -16,10 +16,10 @@ struct Embed: ParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Print CLIP embeddings of texts and images, one line per input.",
         discussion: """
-            Images are JPEG, PNG or WebP files; a directory argument is searched recursively
-            for *.jpg, *.jpeg, *.png and *.webp. Output is one JSON object per line,
-            {"kind":"text"|"image","input":...,"embedding":[...]}, or with --format vector
-            one pgvector literal per line. Errors go to standard error, one line per input.
+            Images are JPEG, PNG or WebP files; a directory argument is searched recursively \
+            for *.jpg, *.jpeg, *.png and *.webp. Output is one JSON object per line, \
+            {"kind":"text"|"image","input":...,"embedding":[...]}, or with --format vector \
+            one pgvector literal per line. Errors go to standard error, one line per input. \
             Exit status is 0 only if every input succeeded, or with --keep-going.
             """)
 

@@ -8,14 +8,14 @@ struct IndexCommand: ParsableCommand {
         commandName: "index",
         abstract: "Embed the photos in folders and store them in PostgreSQL.",
         discussion: """
-            Walks each DIR recursively for *.jpg, *.jpeg, *.png and *.webp files. New files and
-            files whose size or modification time changed are read and hashed; those whose content
-            changed are decoded, embedded and stored with their path, SHA-256, size, width, height,
+            Walks each DIR recursively for *.jpg, *.jpeg, *.png and *.webp files. New files and \
+            files whose size or modification time changed are read and hashed; those whose content \
+            changed are decoded, embedded and stored with their path, SHA-256, size, width, height, \
             EXIF capture time and camera. Unchanged files are skipped, so a re-run is cheap.
 
-            Each batch is one transaction: an interruption (Ctrl-C, a crash) loses at most the
-            batch in progress, and running the same command again resumes. Files that cannot be
-            read or decoded are listed at the end with their reason; the run continues, and the
+            Each batch is one transaction: an interruption (Ctrl-C, a crash) loses at most the \
+            batch in progress, and running the same command again resumes. Files that cannot be \
+            read or decoded are listed at the end with their reason; the run continues, and the \
             exit status is 1 if any failed.
 
             The first run creates the extension, the schema `imgsearch` and its HNSW index.

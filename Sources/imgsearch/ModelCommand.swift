@@ -14,20 +14,20 @@ struct ModelCommand: ParsableCommand {
         static let configuration = CommandConfiguration(
             abstract: "Download a CLIP checkpoint from the Hugging Face hub.",
             discussion: """
-                Fetches config.json, model.safetensors, vocab.json, merges.txt and
-                preprocessor_config.json (and tokenizer.json, special_tokens_map.json,
-                tokenizer_config.json when the repository has them) from
+                Fetches config.json, model.safetensors, vocab.json, merges.txt and \
+                preprocessor_config.json (and tokenizer.json, special_tokens_map.json, \
+                tokenizer_config.json when the repository has them) from \
                 {endpoint}/{repo}/resolve/{revision}/{file}.
 
-                Each file is written to FILE.part and renamed only after it is checked:
-                model.safetensors (an LFS file) against the SHA-256 the hub sends in
-                X-Linked-Etag, the small files against their git blob SHA-1 (ETag), and
-                all against their size. An interrupted download resumes from its .part
-                when the command is run again. Files already present and correct are
+                Each file is written to FILE.part and renamed only after it is checked: \
+                model.safetensors (an LFS file) against the SHA-256 the hub sends in \
+                X-Linked-Etag, the small files against their git blob SHA-1 (ETag), and \
+                all against their size. An interrupted download resumes from its .part \
+                when the command is run again. Files already present and correct are \
                 not downloaded again.
 
-                Progress goes to standard error; the model directory and the
-                \(CLIPModel.modelDirectoryVariable) setting to use it are printed on
+                Progress goes to standard error; the model directory and the \
+                \(CLIPModel.modelDirectoryVariable) setting to use it are printed on \
                 standard output. Exit status 1 on any failure.
                 """)
 

@@ -69,8 +69,8 @@ struct SearchCommand: ParsableCommand {
         commandName: "search",
         abstract: "Find photos by a text description.",
         discussion: """
-            Prints rank, cosine distance and path of the nearest photos that pass the filters.
-            The filters run inside PostgreSQL while the index streams candidates (vbase mode),
+            Prints rank, cosine distance and path of the nearest photos that pass the filters. \
+            The filters run inside PostgreSQL while the index streams candidates (vbase mode), \
             so a filter never shortens the list while enough photos qualify.
             """)
 
@@ -93,7 +93,7 @@ struct SimilarCommand: ParsableCommand {
         commandName: "similar",
         abstract: "Find photos that look like a given one.",
         discussion: """
-            An indexed photo is looked up by path and its stored embedding is used (so it comes
+            An indexed photo is looked up by path and its stored embedding is used (so it comes \
             first itself, at distance 0); any other image file is decoded and embedded.
             """)
 
