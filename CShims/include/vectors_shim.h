@@ -138,6 +138,10 @@ VectorsStatus vectors_page_level(VectorsIndexHandle *handle, VectorsNode node, i
 VectorsStatus vectors_page_vector(VectorsIndexHandle *handle, VectorsNode node, float *out);
 VectorsStatus vectors_page_neighbors(VectorsIndexHandle *handle, VectorsNode node, int32_t level,
 									 VectorsNode *out, int32_t capacity, int32_t *count);
+/* Asks the CPU to start loading what visiting these nodes will touch (buffer
+ * headers, page headers, tuples) so the cache misses overlap instead of
+ * coming one after another. Only a hint: never fails, reads no new pages. */
+void vectors_page_prefetch(VectorsIndexHandle *handle, const VectorsNode *nodes, int32_t count);
 VectorsStatus vectors_page_set_neighbors(VectorsIndexHandle *handle, VectorsNode node, int32_t level,
 										 const VectorsNode *neighbors, int32_t count);
 VectorsStatus vectors_page_set_entry(VectorsIndexHandle *handle, VectorsNode node, int32_t level);

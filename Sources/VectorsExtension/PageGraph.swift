@@ -67,6 +67,7 @@ final class PageGraph: GraphWriter {
         try withUnsafeTemporaryAllocation(of: UInt64.self, capacity: maxNeighbors) { buffer in
             var count: Int32 = 0
             try check(vectors_page_neighbors(handle, node, Int32(level), buffer.baseAddress!, Int32(maxNeighbors), &count))
+            vectors_page_prefetch(handle, buffer.baseAddress!, count)
             for i in 0..<Int(count) { try body(buffer[i]) }
         }
     }
