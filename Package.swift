@@ -65,5 +65,7 @@ let package = Package(
             dependencies: ["CLIP", "ImageSearch", .product(name: "ArgumentParser", package: "swift-argument-parser")]
         ),
         .executableTarget(name: "clip-bench", dependencies: ["CLIP"], path: "bench/clip", exclude: ["torch_bench.py", "RESULTS.md"]),
+        .executableTarget(name: "imgsearch-bench", dependencies: ["CLIP", "ImageSearch"], path: "bench/imgsearch",
+                          exclude: ["run.sh", "helper.py", "queries.txt"]),
     ]
 )
