@@ -8,6 +8,7 @@
 #   make bench-kernels    distance kernel throughput vs a scalar loop and numpy
 #   make bench-hnsw       HNSW index vs pgvector on PostgreSQL 18 (HNSW_ARGS='--rows 50000' for a quick run)
 #   make bench-filtered   filtered search vs pgvector's iterative scans (FILTERED_ARGS='--rows 50000' for a quick run)
+#   make bench-imgsearch  imgsearch indexing rate vs pure CLIP rate, search latency on 100k rows (installed extension)
 #   make PG_CONFIG=/path/to/pg_config ...   build against another PostgreSQL
 #
 # The Swift code is compiled by SwiftPM into a static library and linked into
@@ -60,7 +61,7 @@ check-symbols: $(shlib)
 
 BINDIR_IMGSEARCH ?= /usr/local/bin
 
-.PHONY: demo test bench-kernels bench-hnsw bench-filtered install-imgsearch
+.PHONY: demo test bench-kernels bench-hnsw bench-filtered bench-imgsearch install-imgsearch
 install-imgsearch:
 	$(SWIFT) build -c release --product imgsearch
 	install -D -m 755 "$$($(SWIFT) build -c release --show-bin-path)/imgsearch" $(DESTDIR)$(BINDIR_IMGSEARCH)/imgsearch
@@ -74,6 +75,8 @@ bench-hnsw:
 	bench/run-hnsw.sh $(HNSW_ARGS)
 bench-filtered:
 	bench/run-filtered.sh $(FILTERED_ARGS)
+bench-imgsearch:
+	bench/imgsearch/run.sh
 
 clean: swift-clean
 .PHONY: swift-clean
