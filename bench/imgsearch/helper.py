@@ -41,7 +41,7 @@ def copy_stats(files):
 
 def select_clipart(src, n, min_side, dest):
     """Deterministic: regular files (the package's symlinks are skipped), sorted by
-    path, longer side >= min_side, then n of them evenly spaced."""
+    path, longer side >= min_side and at most 100 megapixels, then n of them evenly spaced."""
     candidates = []
     for root, dirs, names in os.walk(src):
         dirs.sort()
@@ -49,7 +49,8 @@ def select_clipart(src, n, min_side, dest):
             path = os.path.join(root, name)
             if name.lower().endswith(".png") and not os.path.islink(path):
                 size = png_size(path)
-                if size and max(size) >= min_side:
+                # imgsearch's decoder refuses more than 100 megapixels (5 of these PNGs are 169 MP).
+                if size and max(size) >= min_side and size[0] * size[1] <= 100_000_000:
                     candidates.append((path, size))
     candidates.sort()
     if len(candidates) < n:
@@ -229,7 +230,8 @@ def report(directory, out):
     w("- Model: random weights of the full ViT-B/32 shape (`scripts/clip-fixtures.sh --full-size`), f32, "
       "512-d embeddings. Random weights cost exactly what real ones do.")
     w(f"- Images: {images['count']} PNGs from Debian's openclipart-png ({images['source']}): the regular files "
-      f"whose longer side is at least {images['min_side']} px ({images['candidates']} of them), sorted by path, "
+      f"whose longer side is at least {images['min_side']} px and that have at most 100 megapixels "
+      f"(imgsearch's decoder limit; {images['candidates']} files), sorted by path, "
       f"every {images['candidates'] / images['count']:.2f}th; {images['bytes'] / 1e6:.1f} MB, "
       f"{images['total_megapixels']:.0f} megapixels in all (median {images['median_megapixels']:.2f} MP, "
       f"largest {images['max_megapixels']:.2f} MP). Copied to a temporary folder first.")
