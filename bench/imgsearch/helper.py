@@ -375,12 +375,12 @@ def report(directory, out):
     w("")
     if inproc.get("plans"):
         w("Plans (`EXPLAIN (ANALYZE, BUFFERS, COSTS OFF)` of the statement `Library.search` sends, vbase mode, "
-          "the first query's embedding):")
+          "the first query's embedding, shown as `$1`):")
         w("")
         w("```")
         for name, plan in inproc["plans"].items():
             w(f"-- {name}")
-            w(plan)
+            w(re.sub(r"'\[[^]]*\]'::vector", "$1::vector", plan))
         w("```")
         w("")
     w("## Commands")
