@@ -17,6 +17,13 @@ import ImageSearch
 func now() -> UInt64 { DispatchTime.now().uptimeNanoseconds }
 func seconds(since start: UInt64) -> Double { Double(now() - start) / 1e9 }
 
+/// User + system CPU seconds of the whole process so far (all threads).
+func processCPU() -> Double {
+    var usage = rusage()
+    getrusage(RUSAGE_SELF.rawValue, &usage)
+    return Double(usage.ru_utime.tv_sec + usage.ru_stime.tv_sec) + Double(usage.ru_utime.tv_usec + usage.ru_stime.tv_usec) / 1e6
+}
+
 func fail(_ message: String) -> Never {
     FileHandle.standardError.write(Data("imgsearch-bench: \(message)\n".utf8))
     exit(2)
@@ -115,12 +122,13 @@ func prepareCommand(_ arguments: Arguments) throws {
     let decoder = ImageDecoder(applyEXIFOrientation: true)
     let clock = PhaseClock()
     var prepareWall = 0.0, embedWall = 0.0, failures = 0, pixelsDecoded = 0
+    var prepareCPU = 0.0, embedCPU = 0.0
     let started = now()
     for start in stride(from: 0, to: files.count, by: batchSize) {
         let batch = Array(files[start..<min(start + batchSize, files.count)])
         let slots = Slots(count: batch.count)
         let sizes = Slots(count: batch.count)
-        let t0 = now()
+        let t0 = now(), c0 = processCPU()
         // As Indexer.prepare: read, hash, decode, EXIF, preprocess, on all cores.
         DispatchQueue.concurrentPerform(iterations: batch.count) { i in
             var t = now()
@@ -148,10 +156,12 @@ func prepareCommand(_ arguments: Arguments) throws {
                 failures += 1
             }
         }
-        let t1 = now()
+        let t1 = now(), c1 = processCPU()
         prepareWall += Double(t1 - t0) / 1e9
+        prepareCPU += c1 - c0
         if !pixels.isEmpty { _ = try model.embed(pixelValues: pixels) }
         embedWall += seconds(since: t1)
+        embedCPU += processCPU() - c1
     }
     let total = seconds(since: started)
     let embedded = files.count - failures
@@ -159,9 +169,12 @@ func prepareCommand(_ arguments: Arguments) throws {
     print("images \(files.count) (failed \(failures)), batch \(batchSize), model load \(String(format: "%.2f", loadSeconds)) s, scan \(String(format: "%.3f", scanSeconds)) s")
     print(String(format: "total %.2f s = parallel stage %.2f s + forward pass %.2f s (+ %.2f s other); %.1f images/s; forward pass alone %.1f images/s",
                  total, prepareWall, embedWall, total - prepareWall - embedWall, Double(embedded) / total, Double(embedded) / embedWall))
+    print(String(format: "process CPU seconds: parallel stage %.2f (%.2f cores busy), forward pass %.2f (%.2f cores busy)",
+                 prepareCPU, prepareCPU / prepareWall, embedCPU, embedCPU / embedWall))
     print("CPU seconds in the parallel stage, summed over threads: " + phases.keys.sorted().map { "\($0) \(String(format: "%.2f", phases[$0]!))" }.joined(separator: ", "))
     printJSON(["images": files.count, "failed": failures, "batch": batchSize, "model_load_s": loadSeconds,
                "scan_s": scanSeconds, "total_s": total, "prepare_wall_s": prepareWall, "embed_wall_s": embedWall,
+               "prepare_process_cpu_s": prepareCPU, "embed_process_cpu_s": embedCPU,
                "megapixels": Double(pixelsDecoded) / 1e6, "cpu_s": phases])
 }
 

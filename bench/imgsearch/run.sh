@@ -122,6 +122,11 @@ step "search latency: the whole CLI, 50 texts"
 $helper cli "$results/cli.json" bench/imgsearch/queries.txt 50 -- "$bin/imgsearch" search --db "$(conninfo search)" \
     --model "$MODEL_DIR" --threads "$THREADS" --limit 10
 
+step "CLI start-up: imgsearch --help and imgsearch embed --text (no database), 20 runs each"
+$helper repeat "$results/cli-help.json" 20 -- "$bin/imgsearch" --help
+$helper repeat "$results/cli-embed.json" 20 -- "$bin/imgsearch" embed --model "$MODEL_DIR" --threads "$THREADS" \
+    --text "a red mushroom" --format vector
+
 step "search latency: in process, 200 texts"
 $helper timed "$results/search-inprocess.json" -- "$bin/imgsearch-bench" search --model "$MODEL_DIR" \
     --db "$(conninfo search)" --queries bench/imgsearch/queries.txt --count 200 --threads "$THREADS"
