@@ -254,11 +254,11 @@ def report(directory, out):
     w(f"- {env['swift']}, `swift build -c release`; PostgreSQL {env['postgres']} (throwaway cluster from "
       f"`scripts/pgcluster.sh`, `fsync=off`, default settings otherwise), extension `vectors` {env['extension']}.")
     w("- Model: random weights of the full ViT-B/32 shape (`scripts/clip-fixtures.sh --full-size`), f32, "
-      "512-d embeddings. Random weights cost exactly what real ones do.")
-    w(f"- Images: {images['count']} PNGs from Debian's openclipart-png ({images['source']}): the regular files "
+      "512-d embeddings (random weights take the same arithmetic as real ones).")
+    w(f"- Images: {images['count']:,} PNGs from Debian's openclipart-png ({images['source']}): the regular files "
       f"whose longer side is at least {images['min_side']} px and that have at most 100 megapixels "
       f"(imgsearch's decoder limit; {images['candidates']} files), sorted by path, "
-      f"every {images['candidates'] / images['count']:.2f}th; {images['bytes'] / 1e6:.1f} MB, "
+      f"1 in {images['candidates'] / images['count']:.2f}; {images['bytes'] / 1e6:.1f} MB, "
       f"{images['total_megapixels']:.0f} megapixels in all (median {images['median_megapixels']:.2f} MP, "
       f"largest {images['max_megapixels']:.2f} MP). Copied to a temporary folder first.")
     w("- Threads: 2 everywhere (`--threads 2` for OpenBLAS; the indexer decodes on all cores, i.e. 2).")
@@ -456,10 +456,12 @@ def report(directory, out):
     if os.path.exists(os.path.join(directory, "cli-help.json")) and os.path.exists(os.path.join(directory, "cli-embed.json")):
         helpms = load("cli-help.json")["ms"]["p50"]
         embedms = load("cli-embed.json")["ms"]["p50"]
-        extra = (f": process start alone {helpms:.0f} ms, start + model load + one text embedding without a "
-                 f"database {embedms:.0f} ms (in process the embedding takes {ms['embed']['p50']:.0f} ms, so "
-                 f"loading the model costs about {embedms - helpms - ms['embed']['p50']:.0f} ms), the rest "
-                 f"({cli_p50 - embedms - ms['search']['p50']:.0f} ms) the model fingerprint, connecting and opening the library")
+        extra = (f". Of the CLI's time, process start alone is {helpms:.0f} ms; start + model load + one text "
+                 f"embedding without a database {embedms:.0f} ms (a warm embedding takes {ms['embed']['p50']:.0f} ms, "
+                 f"so loading the model and the first, cold embedding cost about "
+                 f"{embedms - helpms - ms['embed']['p50']:.0f} ms); the remaining "
+                 f"{cli_p50 - embedms - ms['search']['p50']:.0f} ms are the model fingerprint, connecting and opening "
+                 f"the library")
     w(f"- Search: the CLI's {cli_p50:.0f} ms (p50) are mostly per-process start-up, not the query: in process, "
       f"text embedding + search take {inproc_p50:.0f} ms{extra}.")
     plan = inproc.get("plans", {}).get("path_glob", "")
