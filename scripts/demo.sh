@@ -80,7 +80,8 @@ swift build -c release --product imgsearch >/dev/null
 imgsearch=$(swift build -c release --show-bin-path)/imgsearch
 images=$(mktemp -d /tmp/imgsearch-demo.XXXXXX)
 mkdir "$images/clipart" "$images/home"
-find /usr/share/openclipart/png -name '*.png' | sort | awk 'NR % 60 == 1' | head -n 120 | xargs cp -t "$images/clipart"
+# (no `head` in these pipelines: with pipefail, its early exit would fail them)
+find /usr/share/openclipart/png -name '*.png' | sort | awk 'NR % 60 == 1 && ++n <= 120' | xargs cp -t "$images/clipart"
 as_user=()   # the embedded server cannot run as root: run imgsearch as the postgres user then
 [ "$(id -u)" = 0 ] && as_user=(runuser -u postgres --)
 model=${IMGSEARCH_CLIP_MODEL:-$HOME/.local/share/imgsearch/models/openai--clip-vit-base-patch32}
@@ -99,7 +100,7 @@ run() { echo "\$ imgsearch$(printf ' %q' "$@")"; "${as_user[@]}" env IMGSEARCH_H
 run index "$images/clipart"
 run index "$images/clipart"
 run search "a red mushroom" --limit 5
-first=$(find "$images/clipart" -name '*.png' | sort | head -n 1)
+first=$(find "$images/clipart" -name '*.png' | sort | sed -n 1p)
 run similar "$first" --limit 3
 run search "a drawing" --path-glob 'b*' --limit 3
 run status --check
