@@ -30,8 +30,9 @@ def loadavg():
 def others():
     """Other work that would disturb a timing: benchmarks, builds, test runs."""
     ps = subprocess.run(["ps", "-eo", "args"], capture_output=True, text=True).stdout.splitlines()
-    pattern = re.compile(r"run\.py|swift-build|swift-frontend|pytest|pgbench|make (test|bench)")
-    return sorted({line[:100] for line in ps if pattern.search(line) and "imgsearch" not in line})
+    pattern = re.compile(r"run\.py|swift-build|swift-frontend|pytest|pgbench|make |/\.build/|demo")
+    repo = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+    return sorted({line[:100] for line in ps if pattern.search(line) and repo not in line and "ps -eo" not in line})
 
 
 def png_size(path):
@@ -235,6 +236,26 @@ def clip_rates(text):
     return rates
 
 
+def stage_table(w, prep, wall, own):
+    stages = [("read + SHA-256 + decode + EXIF + preprocess (parallel stage)", prep["prepare_wall_s"],
+               prep.get("prepare_process_cpu_s")),
+              ("forward pass (`embed(pixelValues:)`, 2 OpenBLAS threads)", prep["embed_wall_s"],
+               prep.get("embed_process_cpu_s")),
+              ("transaction: binary COPY + INSERT (HNSW insert) + commit", prep.get("store_wall_s", 0.0), None)]
+    serial = sum(x[1] for x in stages)
+    w(f"| part ({prep['images']:,} images) | seconds | share of the stages' sum | cores busy |")
+    w("|---|---:|---:|---:|")
+    for name, seconds, cpu in stages:
+        w(f"| {name} | {seconds:.2f} | {100 * seconds / serial:.1f}% | {cpu / seconds:.2f} |" if cpu else
+          f"| {name} | {seconds:.2f} | {100 * seconds / serial:.1f}% | |")
+    w(f"| sum of the stages, one after the other | {serial:.2f} | 100% | |")
+    w(f"| `imgsearch index`, its own time (scan to last commit; overlaps the stages) | {own:.2f} | "
+      f"{100 * own / serial:.0f}% | |")
+    w(f"| `imgsearch index` wall (+ process start, model load, fingerprint, schema) | {wall:.2f} | "
+      f"{100 * wall / serial:.0f}% | |")
+    w("")
+
+
 def report(directory, out):
     def load(name):
         with open(os.path.join(directory, name)) as f:
@@ -312,28 +333,18 @@ def report(directory, out):
     prep = last_json(load("prepare-b16.json")["stdout"])
     e2e = statistics.mean(load(f"r{r}-index-b16.json")["seconds"] for r in range(1, rounds + 1))
     own = statistics.mean(own_seconds(load(f"r{r}-index-b16.json")) for r in range(1, rounds + 1))
-    rest = own - prep["prepare_wall_s"] - prep["embed_wall_s"]
-    w("`imgsearch-bench prepare --model MODEL --threads 2 --batch-size 16 FOLDER` runs the indexer's pipeline "
-      "without the database: per batch, the same parallel stage as `Indexer.prepare` (read, SHA-256, decode, "
-      "EXIF, preprocess; `DispatchQueue.concurrentPerform` over the batch), then `embed(pixelValues:)`. "
-      "Database share = the indexer's own time minus both stages (mean of the rounds above).")
+    w("`imgsearch-bench prepare --model MODEL --threads 2 --batch-size 16 --db <fresh database> FOLDER` runs the "
+      "indexer's stages one after the other, each timed: per batch, the parallel stage of `Indexer.prepare` "
+      "(read, SHA-256, decode, EXIF, preprocess; `DispatchQueue.concurrentPerform` over the batch), "
+      "`embed(pixelValues:)`, and the transaction of `Indexer.store` (same statements). `imgsearch index` itself "
+      "runs the next batch's parallel stage while it embeds and stores the current one. \"Cores busy\" is the "
+      "process's CPU time over the stage's wall time.")
     w("")
-    w(f"| part | seconds ({images['count']:,} images) | share of `imgsearch index` wall |")
-    w("|---|---:|---:|")
-    startup = e2e - own
-    parts = [("process start, model load, fingerprint, schema", startup),
-             ("read + SHA-256 + decode + EXIF + preprocess (2 threads, wall)", prep["prepare_wall_s"]),
-             ("forward pass (`embed(pixelValues:)`, 2 OpenBLAS threads)", prep["embed_wall_s"]),
-             ("scan, COPY + INSERT (HNSW insert), commits (remainder)", rest)]
-    for name, s in parts:
-        w(f"| {name} | {s:.2f} | {100 * s / e2e:.1f}% |")
-    w(f"| total (`imgsearch index` wall) | {e2e:.2f} | 100% |")
-    w("")
+    stage_table(w, prep, e2e, own)
     cpu = prep["cpu_s"]
     w("CPU seconds of the parallel stage summed over both threads: "
       + ", ".join(f"{k} {cpu[k]:.2f}" for k in ("read", "sha256", "decode", "exif", "preprocess") if k in cpu)
-      + f". Forward pass alone on these images: {prep['images'] / prep['embed_wall_s']:.1f} images/s; "
-      f"pipeline without the database: {prep['images'] / prep['total_s']:.1f} images/s.")
+      + f". Forward pass alone on these images: {prep['images'] / prep['embed_wall_s']:.1f} images/s.")
     w("")
 
     if os.path.exists(os.path.join(directory, "photos.json")):
@@ -346,17 +357,13 @@ def report(directory, out):
         w("")
         w(f"The {photos['distinct']} JPEGs of Debian's mate-backgrounds ({photos['source']}; 1.3 to 17.9 megapixels, "
           f"{photos['bytes'] / photos['copies'] / 1e6:.0f} MB), each copied {photos['copies']} times under distinct names = "
-          f"{photos['count']} files, batch 16, same model and threads:")
+          f"{photos['count']} files, batch 16, same model and threads, fresh databases. `imgsearch index`: "
+          f"{run['seconds']:.1f} s wall, {rate:.1f} images/s = **{100 * rate / pure16:.0f}%** of the pure rate "
+          f"(batch 16, mean of the rounds above).")
         w("")
-        w("| | seconds | images/s | vs pure rate (batch 16, mean) |")
-        w("|---|---:|---:|---:|")
-        w(f"| `imgsearch index` wall | {run['seconds']:.1f} | {rate:.1f} | {100 * rate / pure16:.0f}% |")
-        w(f"| read + SHA-256 + decode + EXIF + preprocess (wall) | {pprep['prepare_wall_s']:.1f} | "
-          f"{photos['count'] / pprep['prepare_wall_s']:.1f} | |")
-        w(f"| forward pass | {pprep['embed_wall_s']:.1f} | {photos['count'] / pprep['embed_wall_s']:.1f} | |")
+        stage_table(w, pprep, run["seconds"], own_seconds(run))
         pcpu = pprep["cpu_s"]
-        w("")
-        w("CPU seconds summed over both threads: "
+        w("CPU seconds of the parallel stage summed over both threads: "
           + ", ".join(f"{k} {pcpu[k]:.2f}" for k in ("read", "sha256", "decode", "exif", "preprocess") if k in pcpu) + ".")
         w("")
 
@@ -429,27 +436,28 @@ def report(directory, out):
     w(f"- clip-bench's pure rate includes preprocessing its 320x240 images on one thread inside `embed(images:)`; "
       f"the forward pass alone on the indexed images runs at {forward:.1f} images/s, and `imgsearch index` "
       f"(batch 16) reaches {100 * e2e16 / forward:.0f}% of that.")
-    busy = ""
-    if "prepare_process_cpu_s" in prep:
-        busy = (f" Cores busy (process CPU time / wall): {prep['prepare_process_cpu_s'] / prep['prepare_wall_s']:.2f} "
-                f"of 2 in the parallel stage, {prep['embed_process_cpu_s'] / prep['embed_wall_s']:.2f} of 2 in the "
-                f"forward pass, so overlapping the two stages could win at most the idle share.")
-    w(f"- Per batch the indexer runs its stages one after the other (parallel stage, forward pass, transaction). "
-      f"On these PNGs the forward pass is {100 * prep['embed_wall_s'] / e2e:.0f}% of the wall time, "
-      f"read + decode + preprocess {100 * prep['prepare_wall_s'] / e2e:.0f}%, the database "
-      f"{100 * rest / e2e:.0f}%, start-up {100 * startup / e2e:.1f}%.{busy}")
+    serial = prep["prepare_wall_s"] + prep["embed_wall_s"] + prep.get("store_wall_s", 0.0)
+    busy_prep = prep["prepare_process_cpu_s"] / prep["prepare_wall_s"]
+    busy_embed = prep["embed_process_cpu_s"] / prep["embed_wall_s"]
+    w(f"- Measured one after the other, the forward pass is {100 * prep['embed_wall_s'] / serial:.0f}% of the "
+      f"stages' time on these PNGs, read + decode + preprocess {100 * prep['prepare_wall_s'] / serial:.0f}%, "
+      f"the database transaction {100 * prep.get('store_wall_s', 0.0) / serial:.0f}%; `imgsearch index`, which "
+      f"prefetches the next batch's parallel stage, needs {100 * own / serial:.0f}% of that sum, and start-up adds "
+      f"{e2e - own:.2f} s. Cores busy: {busy_prep:.2f} of 2 in the parallel stage, {busy_embed:.2f} in the "
+      f"forward pass"
+      + ("; both stages already use both cores, so overlapping them can only fill the little idle time, and "
+         "the rest of the gap to the forward-pass rate is the CPU the decoding takes." if min(busy_prep, busy_embed) >= 1.8
+         else "."))
     if os.path.exists(os.path.join(directory, "photos.json")):
         per = lambda key: 1000 * pprep["cpu_s"].get(key, 0) / pprep["images"]
-        fwd_cpu = pprep.get("embed_process_cpu_s", 2 * pprep["embed_wall_s"])
+        pserial = pprep["prepare_wall_s"] + pprep["embed_wall_s"] + pprep.get("store_wall_s", 0.0)
         w(f"- Large JPEG photos are another matter: per image {per('decode'):.0f} ms CPU to decode and "
-          f"{per('preprocess'):.0f} ms to resize and normalise, against {1000 * fwd_cpu / pprep['images']:.0f} ms CPU "
-          f"for the forward pass, so the parallel stage takes {100 * pprep['prepare_wall_s'] / pprep['total_s']:.0f}% "
-          f"of the pipeline and indexing runs at {100 * rate / pure16:.0f}% of the pure rate."
-          + (f" Cores busy: {pprep['prepare_process_cpu_s'] / pprep['prepare_wall_s']:.2f} of 2 in the parallel stage, "
-             f"{pprep['embed_process_cpu_s'] / pprep['embed_wall_s']:.2f} in the forward pass: overlapping the stages "
-             f"cannot gain much on 2 cores; less decoding work would (e.g. libjpeg's DCT scaling to the smallest "
-             f"size >= 224 px on the short side before the exact resize, at some cost in exactness against "
-             f"transformers, which decodes at full size)." if "prepare_process_cpu_s" in pprep else ""))
+          f"{per('preprocess'):.0f} ms to resize and normalise, against "
+          f"{1000 * pprep['embed_process_cpu_s'] / pprep['images']:.0f} ms CPU for the forward pass, so the "
+          f"parallel stage is {100 * pprep['prepare_wall_s'] / pserial:.0f}% of the stages' time and indexing runs "
+          f"at {100 * rate / pure16:.0f}% of the pure rate. What would help is less decoding work, e.g. libjpeg's "
+          f"DCT scaling (decode at 1/2, 1/4 or 1/8 size, the smallest that keeps the short side >= 224 px) before "
+          f"the exact resize, at some cost in exactness against transformers, which decodes at full size.")
     cli_p50 = clirec["ms"]["p50"]
     inproc_p50 = ms["embed+search"]["p50"]
     extra = ""
@@ -460,15 +468,20 @@ def report(directory, out):
                  f"embedding without a database {embedms:.0f} ms (a warm embedding takes {ms['embed']['p50']:.0f} ms, "
                  f"so loading the model and the first, cold embedding cost about "
                  f"{embedms - helpms - ms['embed']['p50']:.0f} ms); the remaining "
-                 f"{cli_p50 - embedms - ms['search']['p50']:.0f} ms are the model fingerprint, connecting and opening "
-                 f"the library")
+                 f"{max(0, cli_p50 - embedms - ms['search']['p50']):.0f} ms are the model fingerprint, connecting "
+                 f"and opening the library")
     w(f"- Search: the CLI's {cli_p50:.0f} ms (p50) are mostly per-process start-up, not the query: in process, "
       f"text embedding + search take {inproc_p50:.0f} ms{extra}.")
-    plan = inproc.get("plans", {}).get("path_glob", "")
-    if "Seq Scan" in plan:
-        w(f"- The {100 * inproc['selectivity']['path_glob']:.0f}% path filter is answered by a sequential scan "
-          f"(the planner's choice from the LIKE selectivity; exact, {ms['search path_glob']['p50']:.0f} ms), the "
-          f"{100 * inproc['selectivity']['after']:.0f}% date filter by the HNSW index in vbase mode.")
+    plans = inproc.get("plans", {})
+    def how(name):
+        plan = plans.get(name, "")
+        return ("the HNSW index (vbase)" if "Index Scan using images_embedding_idx" in plan else
+                "a sequential scan and sort (exact)" if "Seq Scan" in plan else "another plan")
+    if plans:
+        w(f"- Plans chosen by PostgreSQL: no filter: {how('no filter')}; "
+          f"{100 * inproc['selectivity']['path_glob']:.0f}% path filter: {how('path_glob')} "
+          f"({ms['search path_glob']['p50']:.1f} ms p50); {100 * inproc['selectivity']['after']:.0f}% date filter: "
+          f"{how('after')} ({ms['search after']['p50']:.1f} ms p50).")
     w("")
     w("## Commands")
     w("")

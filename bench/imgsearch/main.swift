@@ -1,9 +1,11 @@
 // Timings behind bench/imgsearch/run.sh (build with -c release).
 //
-//   imgsearch-bench prepare --model DIR [--batch-size 16] [--threads 2] FOLDER...
-//       The indexer's pipeline without the database, stage by stage: per batch, the
+//   imgsearch-bench prepare --model DIR [--batch-size 16] [--threads 2] [--db CONNINFO] FOLDER...
+//       The indexer's pipeline stage by stage, one after the other: per batch, the
 //       parallel stage of `imgsearch index` (read, SHA-256, decode, EXIF, preprocess on
-//       all cores, as Indexer.prepare does it), then the forward pass (embed(pixelValues:)).
+//       all cores, as Indexer.prepare does it), then the forward pass (embed(pixelValues:)),
+//       then, with --db (a fresh database), the transaction Indexer.store runs (binary COPY
+//       into a staging table, INSERT into imgsearch.images and its HNSW index).
 //   imgsearch-bench search --model DIR --db CONNINFO --queries FILE [--count 200] [--threads 2]
 //                          [--limit 10] [--path-glob GLOB] [--after DATE]
 //       Loads the model once and times, per query, the text embedding and Library.search
@@ -100,11 +102,15 @@ final class PhaseClock: @unchecked Sendable {
 }
 
 /// What the parallel stage produced for one file.
+struct Prepared {
+    var pixels: [Float], hash: String, width: Int, height: Int, metadata: PhotoMetadata
+}
+
 final class Slots: @unchecked Sendable {
     private let lock = NSLock()
-    private var values: [[Float]?]
+    private var values: [Prepared?]
     init(count: Int) { values = Array(repeating: nil, count: count) }
-    subscript(i: Int) -> [Float]? {
+    subscript(i: Int) -> Prepared? {
         get { lock.withLock { values[i] } }
         set { lock.withLock { values[i] = newValue } }
     }
@@ -119,15 +125,27 @@ func prepareCommand(_ arguments: Arguments) throws {
     let scanSeconds = seconds(since: scanStart)
     guard errors.isEmpty, !files.isEmpty else { fail("scan: \(files.count) files, errors \(errors)") }
 
+    var library: Library?
+    if let db = arguments.options["db"] {
+        let connection = try Connection(db)
+        let identity = try ModelIdentity(directory: arguments.string("model"), dimension: model.config.projectionDim)
+        library = try Library(connection: connection, model: identity, create: true)
+        try connection.run("""
+            CREATE TEMP TABLE IF NOT EXISTS imgsearch_staging (
+                path text, content_hash text, size_bytes bigint, modified_at timestamptz,
+                width integer, height integer, taken_at timestamp, camera text,
+                embedding vector(\(identity.dimension))
+            ) ON COMMIT DELETE ROWS
+            """)
+    }
     let decoder = ImageDecoder(applyEXIFOrientation: true)
     let clock = PhaseClock()
-    var prepareWall = 0.0, embedWall = 0.0, failures = 0, pixelsDecoded = 0
+    var prepareWall = 0.0, embedWall = 0.0, storeWall = 0.0, failures = 0, pixelsDecoded = 0
     var prepareCPU = 0.0, embedCPU = 0.0
     let started = now()
     for start in stride(from: 0, to: files.count, by: batchSize) {
         let batch = Array(files[start..<min(start + batchSize, files.count)])
         let slots = Slots(count: batch.count)
-        let sizes = Slots(count: batch.count)
         let t0 = now(), c0 = processCPU()
         // As Indexer.prepare: read, hash, decode, EXIF, preprocess, on all cores.
         DispatchQueue.concurrentPerform(iterations: batch.count) { i in
@@ -137,21 +155,23 @@ func prepareCommand(_ arguments: Arguments) throws {
             lap("read")
             var hasher = SHA256()
             hasher.update(data)
-            _ = SHA256.hex(hasher.finalize())
+            let hash = SHA256.hex(hasher.finalize())
             lap("sha256")
             guard let image = try? decoder.decode(data, name: batch[i].path) else { return }
             lap("decode")
-            _ = PhotoMetadata.read(data)
+            let metadata = PhotoMetadata.read(data)
             lap("exif")
-            slots[i] = model.preprocessor(image)
-            sizes[i] = [Float(image.width * image.height)]
+            slots[i] = Prepared(pixels: model.preprocessor(image), hash: hash, width: image.width,
+                                height: image.height, metadata: metadata)
             lap("preprocess")
         }
         var pixels: [Float] = []
+        var stored: [(ScannedFile, Prepared)] = []
         for i in 0..<batch.count {
-            if let values = slots[i] {
-                pixels += values
-                pixelsDecoded += Int(sizes[i]![0])
+            if let prepared = slots[i] {
+                pixels += prepared.pixels
+                pixelsDecoded += prepared.width * prepared.height
+                stored.append((batch[i], prepared))
             } else {
                 failures += 1
             }
@@ -159,23 +179,66 @@ func prepareCommand(_ arguments: Arguments) throws {
         let t1 = now(), c1 = processCPU()
         prepareWall += Double(t1 - t0) / 1e9
         prepareCPU += c1 - c0
-        if !pixels.isEmpty { _ = try model.embed(pixelValues: pixels) }
+        let embeddings = pixels.isEmpty ? [] : try model.embed(pixelValues: pixels)
         embedWall += seconds(since: t1)
         embedCPU += processCPU() - c1
+        if let library, !embeddings.isEmpty {
+            let t2 = now()
+            try store(stored, embeddings, library.connection)
+            storeWall += seconds(since: t2)
+        }
     }
     let total = seconds(since: started)
     let embedded = files.count - failures
     let phases = clock.totals
     print("images \(files.count) (failed \(failures)), batch \(batchSize), model load \(String(format: "%.2f", loadSeconds)) s, scan \(String(format: "%.3f", scanSeconds)) s")
-    print(String(format: "total %.2f s = parallel stage %.2f s + forward pass %.2f s (+ %.2f s other); %.1f images/s; forward pass alone %.1f images/s",
-                 total, prepareWall, embedWall, total - prepareWall - embedWall, Double(embedded) / total, Double(embedded) / embedWall))
+    print(String(format: "total %.2f s = parallel stage %.2f s + forward pass %.2f s + store %.2f s (+ %.2f s other); %.1f images/s; forward pass alone %.1f images/s",
+                 total, prepareWall, embedWall, storeWall, total - prepareWall - embedWall - storeWall, Double(embedded) / total, Double(embedded) / embedWall))
     print(String(format: "process CPU seconds: parallel stage %.2f (%.2f cores busy), forward pass %.2f (%.2f cores busy)",
                  prepareCPU, prepareCPU / prepareWall, embedCPU, embedCPU / embedWall))
     print("CPU seconds in the parallel stage, summed over threads: " + phases.keys.sorted().map { "\($0) \(String(format: "%.2f", phases[$0]!))" }.joined(separator: ", "))
     printJSON(["images": files.count, "failed": failures, "batch": batchSize, "model_load_s": loadSeconds,
-               "scan_s": scanSeconds, "total_s": total, "prepare_wall_s": prepareWall, "embed_wall_s": embedWall,
+               "scan_s": scanSeconds, "total_s": total, "prepare_wall_s": prepareWall, "embed_wall_s": embedWall, "store_wall_s": storeWall, "stored": library != nil,
                "prepare_process_cpu_s": prepareCPU, "embed_process_cpu_s": embedCPU,
                "megapixels": Double(pixelsDecoded) / 1e6, "cpu_s": phases])
+}
+
+/// The transaction of Indexer.store for new images (same statements).
+func store(_ files: [(ScannedFile, Prepared)], _ embeddings: [[Float]], _ connection: Connection) throws {
+    var copy = CopyBinaryWriter()
+    var utc = Calendar(identifier: .gregorian)
+    utc.timeZone = TimeZone(identifier: "UTC")!
+    for ((file, prepared), embedding) in zip(files, embeddings) {
+        copy.beginRow(fieldCount: 9)
+        copy.append(text: file.path)
+        copy.append(text: prepared.hash)
+        copy.append(int8: file.size)
+        copy.append(timestampMicrosSince1970: file.modifiedMicros)
+        copy.append(int4: Int32(prepared.width))
+        copy.append(int4: Int32(prepared.height))
+        if let taken = prepared.metadata.takenAt.flatMap({ utc.date(from: $0) }) {
+            copy.append(timestampMicrosSince1970: Int64((taken.timeIntervalSince1970 * 1_000_000).rounded()))
+        } else {
+            copy.appendNull()
+        }
+        if let camera = prepared.metadata.camera { copy.append(text: camera) } else { copy.appendNull() }
+        copy.append(vector: embedding)
+    }
+    copy.finish()
+    try connection.transaction {
+        try connection.copyIn("COPY imgsearch_staging FROM STDIN (FORMAT binary)", data: copy.bytes)
+        try connection.run("""
+            INSERT INTO imgsearch.images
+                (path, content_hash, size_bytes, modified_at, width, height, taken_at, camera, embedding)
+            SELECT path, content_hash, size_bytes, modified_at, width, height, taken_at, camera, embedding
+            FROM imgsearch_staging
+            ON CONFLICT (path) DO UPDATE SET
+                content_hash = EXCLUDED.content_hash, size_bytes = EXCLUDED.size_bytes,
+                modified_at = EXCLUDED.modified_at, width = EXCLUDED.width, height = EXCLUDED.height,
+                taken_at = EXCLUDED.taken_at, camera = EXCLUDED.camera,
+                embedding = EXCLUDED.embedding, indexed_at = now()
+            """)
+    }
 }
 
 func searchCommand(_ arguments: Arguments) throws {

@@ -101,17 +101,19 @@ for round in $(seq "$ROUNDS"); do
     done
 done
 
-step "pipeline without the database, batch 16 (imgsearch-bench prepare)"
+step "the indexer's stages one after the other, batch 16, fresh database (imgsearch-bench prepare)"
+sql "CREATE DATABASE stages"
 $helper timed "$results/prepare-b16.json" -- "$bin/imgsearch-bench" prepare --model "$MODEL_DIR" --threads "$THREADS" \
-    --batch-size 16 "$work/images"
+    --batch-size 16 --db "$(conninfo stages)" "$work/images"
 
 if [ "$PHOTOS" = 1 ]; then
     step "JPEG photos: imgsearch index and imgsearch-bench prepare, batch 16"
     sql "CREATE DATABASE photos"
     $helper timed "$results/photos-index-b16.json" -- "$bin/imgsearch" index --db "$(conninfo photos)" \
         --model "$MODEL_DIR" --threads "$THREADS" --quiet --batch-size 16 "$work/photos"
+    sql "CREATE DATABASE photo_stages"
     $helper timed "$results/photos-prepare-b16.json" -- "$bin/imgsearch-bench" prepare --model "$MODEL_DIR" \
-        --threads "$THREADS" --batch-size 16 "$work/photos"
+        --threads "$THREADS" --batch-size 16 --db "$(conninfo photo_stages)" "$work/photos"
 fi
 
 step "search database: $ROWS rows (copy of round 1's batch-16 database + synthetic rows, index rebuilt)"
