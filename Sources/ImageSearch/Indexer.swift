@@ -72,13 +72,7 @@ public final class Indexer {
         report.unchanged = files.count - work.count
         try pruneOrCount(found: Set(files.map(\.path)), stored: stored, report: &report)
 
-        try library.connection.run("""
-            CREATE TEMP TABLE IF NOT EXISTS imgsearch_staging (
-                path text, content_hash text, size_bytes bigint, modified_at timestamptz,
-                width integer, height integer, taken_at timestamp, camera text,
-                embedding vector(\(library.model!.dimension))
-            ) ON COMMIT DELETE ROWS
-            """)
+        try library.connection.run(Schema.createStaging(dimension: library.model!.dimension))
         progress.start(total: work.count)
         // Batch n + 1 is read and decoded while batch n is embedded and
         // stored: the forward pass leaves a core partly idle outside its
@@ -209,18 +203,8 @@ public final class Indexer {
         let connection = library.connection
         try connection.transaction {
             if !images.isEmpty {
-                try connection.copyIn("COPY imgsearch_staging FROM STDIN (FORMAT binary)", data: copy.bytes)
-                try connection.run("""
-                    INSERT INTO imgsearch.images
-                        (path, content_hash, size_bytes, modified_at, width, height, taken_at, camera, embedding)
-                    SELECT path, content_hash, size_bytes, modified_at, width, height, taken_at, camera, embedding
-                    FROM imgsearch_staging
-                    ON CONFLICT (path) DO UPDATE SET
-                        content_hash = EXCLUDED.content_hash, size_bytes = EXCLUDED.size_bytes,
-                        modified_at = EXCLUDED.modified_at, width = EXCLUDED.width, height = EXCLUDED.height,
-                        taken_at = EXCLUDED.taken_at, camera = EXCLUDED.camera,
-                        embedding = EXCLUDED.embedding, indexed_at = now()
-                    """)
+                try connection.copyIn(Schema.copyIntoStaging, data: copy.bytes)
+                try connection.run(Schema.upsertFromStaging)
             }
             for (file, hash) in touched {
                 try connection.execute("""

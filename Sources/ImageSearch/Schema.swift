@@ -36,4 +36,32 @@ public enum Schema {
         CREATE INDEX IF NOT EXISTS images_content_hash_idx ON imgsearch.images (content_hash);
         """
     }
+
+    /// A per-session staging table that binary COPY fills, one batch per
+    /// transaction (emptied at commit).
+    public static func createStaging(dimension: Int) -> String {
+        """
+        CREATE TEMP TABLE IF NOT EXISTS imgsearch_staging (
+            path text, content_hash text, size_bytes bigint, modified_at timestamptz,
+            width integer, height integer, taken_at timestamp, camera text,
+            embedding vector(\(dimension))
+        ) ON COMMIT DELETE ROWS
+        """
+    }
+
+    public static let copyIntoStaging = "COPY imgsearch_staging FROM STDIN (FORMAT binary)"
+
+    /// Moves the staged batch into `imgsearch.images`, replacing rows of
+    /// the same path.
+    public static let upsertFromStaging = """
+        INSERT INTO imgsearch.images
+            (path, content_hash, size_bytes, modified_at, width, height, taken_at, camera, embedding)
+        SELECT path, content_hash, size_bytes, modified_at, width, height, taken_at, camera, embedding
+        FROM imgsearch_staging
+        ON CONFLICT (path) DO UPDATE SET
+            content_hash = EXCLUDED.content_hash, size_bytes = EXCLUDED.size_bytes,
+            modified_at = EXCLUDED.modified_at, width = EXCLUDED.width, height = EXCLUDED.height,
+            taken_at = EXCLUDED.taken_at, camera = EXCLUDED.camera,
+            embedding = EXCLUDED.embedding, indexed_at = now()
+        """
 }

@@ -130,13 +130,7 @@ func prepareCommand(_ arguments: Arguments) throws {
         let connection = try Connection(db)
         let identity = try ModelIdentity(directory: arguments.string("model"), dimension: model.config.projectionDim)
         library = try Library(connection: connection, model: identity, create: true)
-        try connection.run("""
-            CREATE TEMP TABLE IF NOT EXISTS imgsearch_staging (
-                path text, content_hash text, size_bytes bigint, modified_at timestamptz,
-                width integer, height integer, taken_at timestamp, camera text,
-                embedding vector(\(identity.dimension))
-            ) ON COMMIT DELETE ROWS
-            """)
+        try connection.run(Schema.createStaging(dimension: identity.dimension))
     }
     let decoder = ImageDecoder(applyEXIFOrientation: true)
     let clock = PhaseClock()
@@ -226,18 +220,8 @@ func store(_ files: [(ScannedFile, Prepared)], _ embeddings: [[Float]], _ connec
     }
     copy.finish()
     try connection.transaction {
-        try connection.copyIn("COPY imgsearch_staging FROM STDIN (FORMAT binary)", data: copy.bytes)
-        try connection.run("""
-            INSERT INTO imgsearch.images
-                (path, content_hash, size_bytes, modified_at, width, height, taken_at, camera, embedding)
-            SELECT path, content_hash, size_bytes, modified_at, width, height, taken_at, camera, embedding
-            FROM imgsearch_staging
-            ON CONFLICT (path) DO UPDATE SET
-                content_hash = EXCLUDED.content_hash, size_bytes = EXCLUDED.size_bytes,
-                modified_at = EXCLUDED.modified_at, width = EXCLUDED.width, height = EXCLUDED.height,
-                taken_at = EXCLUDED.taken_at, camera = EXCLUDED.camera,
-                embedding = EXCLUDED.embedding, indexed_at = now()
-            """)
+        try connection.copyIn(Schema.copyIntoStaging, data: copy.bytes)
+        try connection.run(Schema.upsertFromStaging)
     }
 }
 
