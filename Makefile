@@ -9,6 +9,7 @@
 #   make bench-hnsw       HNSW index vs pgvector on PostgreSQL 18 (HNSW_ARGS='--rows 50000' for a quick run)
 #   make bench-filtered   filtered search vs pgvector's iterative scans (FILTERED_ARGS='--rows 50000' for a quick run)
 #   make bench-imgsearch  imgsearch indexing rate vs pure CLIP rate, search latency on 100k rows (installed extension)
+#   make bench-clip       CLIP images/s and texts/s vs transformers + PyTorch, share of sgemm alone
 #   make PG_CONFIG=/path/to/pg_config ...   build against another PostgreSQL
 #
 # The Swift code is compiled by SwiftPM into a static library and linked into
@@ -61,7 +62,7 @@ check-symbols: $(shlib)
 
 BINDIR_IMGSEARCH ?= /usr/local/bin
 
-.PHONY: demo test bench-kernels bench-hnsw bench-filtered bench-imgsearch install-imgsearch
+.PHONY: demo test bench-kernels bench-hnsw bench-filtered bench-imgsearch bench-clip install-imgsearch
 install-imgsearch:
 	$(SWIFT) build -c release --product imgsearch
 	install -D -m 755 "$$($(SWIFT) build -c release --show-bin-path)/imgsearch" $(DESTDIR)$(BINDIR_IMGSEARCH)/imgsearch
@@ -77,6 +78,8 @@ bench-filtered:
 	bench/run-filtered.sh $(FILTERED_ARGS)
 bench-imgsearch:
 	bench/imgsearch/run.sh
+bench-clip:
+	bench/clip/run.sh
 
 clean: swift-clean
 .PHONY: swift-clean

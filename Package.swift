@@ -64,7 +64,8 @@ let package = Package(
             name: "imgsearch",
             dependencies: ["CLIP", "ImageSearch", .product(name: "ArgumentParser", package: "swift-argument-parser")]
         ),
-        .executableTarget(name: "clip-bench", dependencies: ["CLIP"], path: "bench/clip", exclude: ["torch_bench.py", "RESULTS.md"]),
+        .executableTarget(name: "clip-bench", dependencies: ["CLIP", "COpenBLAS"], path: "bench/clip",
+                          exclude: ["torch_bench.py", "report.py", "run.sh"]),
         .executableTarget(name: "imgsearch-bench", dependencies: ["CLIP", "ImageSearch"], path: "bench/imgsearch",
                           exclude: ["run.sh", "helper.py", "queries.txt"]),
     ]

@@ -25,6 +25,8 @@ struct StatusCommand: ParsableCommand {
             let extensionVersion = try connection.execute("SELECT extversion FROM pg_extension WHERE extname = 'vectors'").scalar
             print("database:  \(session.location)")
             print("server:    PostgreSQL \(try connection.execute("SHOW server_version").scalar ?? "?"), extension vectors \(extensionVersion ?? "not created yet")")
+            let forced = ProcessInfo.processInfo.environment["OPENBLAS_CORETYPE"].map { " (set by OPENBLAS_CORETYPE=\($0))" } ?? ""
+            print("compute:   OpenBLAS kernels \(CLIPModel.matrixKernels)\(forced)")
             guard let stored = library.model else {
                 print("images:    none (nothing indexed yet: run `imgsearch index DIR`)")
                 return

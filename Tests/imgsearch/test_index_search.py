@@ -10,6 +10,7 @@ Pillow, and the broken files of the CLIP decoder tests.
 import glob
 import json
 import os
+import re
 import pwd
 import shutil
 import signal
@@ -216,6 +217,12 @@ def test_index_reindex_change_and_prune(db, model, workspace):
     # The index stays structurally sound through all of it.
     status = run("status", "--db", db, "--model", model, "--check", check=0)
     assert "integrity: ok" in status.stdout and "(matches" in status.stdout, status.stdout
+    # The OpenBLAS kernels in use, and whether the environment chose them.
+    forced = run("status", "--db", db, env={"OPENBLAS_CORETYPE": "Sandybridge"}, check=0).stdout
+    assert "compute:   OpenBLAS kernels Sandybridge (set by OPENBLAS_CORETYPE=Sandybridge)" in forced, forced
+    unset = {k: v for k, v in os.environ.items() if k != "OPENBLAS_CORETYPE"}
+    own = subprocess.run([BINARY, "status", "--db", db], capture_output=True, text=True, env=unset, check=True).stdout
+    assert re.search(r"compute:   OpenBLAS kernels \w+\n", own), own
 
 
 def test_interrupted_run_resumes_without_duplicates(db, model, workspace):
