@@ -40,6 +40,7 @@ let package = Package(
         .systemLibrary(name: "CVectorsShim", path: "CShims/include"),
         .target(name: "VectorsExtension", dependencies: ["VectorCore", "HNSW", "CVectorsShim"]),
         .executableTarget(name: "vectors-bench-kernels", dependencies: ["VectorCore"], path: "bench/kernels"),
+        .executableTarget(name: "vectors-bench-build", dependencies: ["HNSW"], path: "bench/build"),
         .testTarget(name: "VectorCoreTests", dependencies: ["VectorCore", "VectorKernels"]),
         .testTarget(name: "HNSWTests", dependencies: ["HNSW"]),
 

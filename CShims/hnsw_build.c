@@ -15,6 +15,7 @@
 #include "miscadmin.h"
 #include "optimizer/cost.h"
 #include "pgstat.h"
+#include "portability/instr_time.h"
 #include "storage/bufmgr.h"
 #include "utils/memutils.h"
 #include "utils/rel.h"
@@ -33,7 +34,21 @@ typedef struct BuildState
 	double		heap_tuples;
 	double		index_tuples;
 	bool		spilled;
+	instr_time	phase_start;	/* for the DEBUG1 phase timings */
 } BuildState;
+
+/* Logs (at DEBUG1) how long the phase that ends now took and starts the next. */
+static void
+end_phase(BuildState *state, const char *phase)
+{
+	instr_time	now;
+
+	INSTR_TIME_SET_CURRENT(now);
+	INSTR_TIME_SUBTRACT(now, state->phase_start);
+	elog(DEBUG1, "vectors: index \"%s\": %s took %.3f s",
+		 RelationGetRelationName(state->handle.index), phase, INSTR_TIME_GET_DOUBLE(now));
+	INSTR_TIME_SET_CURRENT(state->phase_start);
+}
 
 /* Frees the Swift builder if the build fails half way (DESIGN.md rule 6). */
 static void
@@ -223,6 +238,7 @@ flush_graph(BuildState *state)
 	VectorsError error;
 	VectorsStatus status;
 
+	end_phase(state, "collecting vectors");
 	pgstat_progress_update_param(PROGRESS_CREATEIDX_SUBPHASE, VECTORS_BUILD_PHASE_LINK);
 	for (;;)
 	{
@@ -235,10 +251,13 @@ flush_graph(BuildState *state)
 		CHECK_FOR_INTERRUPTS();	/* raises on cancel or timeout; else resume */
 	}
 	hnsw_check_status(&state->handle, status, &error);
+	end_phase(state, "linking the graph");
 	write_graph(state);
+	end_phase(state, "writing pages");
 	if (RelationNeedsWAL(state->handle.index))
 		log_newpage_range(state->handle.index, MAIN_FORKNUM, 0,
 						  RelationGetNumberOfBlocks(state->handle.index), true);
+	end_phase(state, "WAL-logging pages");
 	vectors_build_free(state->builder);
 	state->builder = NULL;
 }
@@ -313,6 +332,7 @@ hnsw_build(Relation heap, Relation index, IndexInfo *info)
 	MemoryContextRegisterResetCallback(CurrentMemoryContext, &state->release);
 
 	pgstat_progress_update_param(PROGRESS_CREATEIDX_SUBPHASE, VECTORS_BUILD_PHASE_LOAD);
+	INSTR_TIME_SET_CURRENT(state->phase_start);
 	pgstat_progress_update_param(PROGRESS_CREATEIDX_TUPLES_TOTAL, (int64) heap->rd_rel->reltuples);
 	table_index_build_scan(heap, index, info, true, true, build_callback, state, NULL);
 

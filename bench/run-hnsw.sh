@@ -9,4 +9,4 @@ cd "$(dirname "$0")/.."
 chmod +x bench/hnsw/setup.sh
 pginstall=$(bench/hnsw/setup.sh | tail -n 1)
 exec .venv-bench/bin/python bench/hnsw/run.py --pginstall "$pginstall" \
-    --command "make bench-hnsw${*:+ HNSW_ARGS='$*'}" "$@"
+    --command "${BENCH_COMMAND:-make bench-hnsw${*:+ HNSW_ARGS='$*'}}" "$@"

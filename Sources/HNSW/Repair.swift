@@ -37,7 +37,7 @@ extension GraphWriter {
                     }
                 }
                 candidates.sort { $0.distance < $1.distance }
-                let chosen = try selectNeighbors(base: b.baseAddress!, candidates: candidates, limit: limit)
+                let chosen = try selectNeighbors(base: b.baseAddress!, candidates: candidates, limit: limit, fill: true)
                 try setNeighbors(of: node, level: layer, to: chosen.map(\.node))
             }
         }

