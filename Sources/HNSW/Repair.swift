@@ -28,7 +28,7 @@ extension GraphWriter {
                 var candidates = try pool.map { Candidate(distance: try visit($0, query: b.baseAddress!).distance, node: $0) }
                 if candidates.count < limit, let (entry, _) = try descend(query: b.baseAddress!, toLevel: layer) {
                     var visited = makeVisitedSet()
-                _ = visited.insert(node)
+                    _ = visited.insert(node)
                     let found = try searchLayer(
                         query: b.baseAddress!, entries: [entry], ef: parameters.efConstruction, level: layer,
                         visited: &visited)
@@ -47,8 +47,9 @@ extension GraphWriter {
 
 extension GraphWriter {
     /// Gives an unreachable live `node` an incoming link: a search from the
-    /// entry point finds its nearest reachable live node, which then links
-    /// to it (replacing that node's farthest link). HNSW does not guarantee
+    /// entry point finds its nearest reachable live nodes; the nearest with
+    /// a free slot links to it, or else the nearest one does (re-selecting,
+    /// or replacing its farthest link). HNSW does not guarantee
     /// that every node keeps an incoming link as lists are pruned (under
     /// inner product, which is not a metric, about 1% lose theirs), and
     /// vacuum can remove a node's only referrers.
@@ -61,15 +62,28 @@ extension GraphWriter {
             _ = visited.insert(node)
             let found = try searchLayer(
                 query: b.baseAddress!, entries: [entry], ef: parameters.efConstruction, level: 0, visited: &visited)
-            for candidate in found.items.sorted(by: { $0.distance < $1.distance }) where candidate.node != node {
-                guard try visit(candidate.node, query: b.baseAddress!).live else { continue }
-                if try link(candidate.node, to: node, distance: candidate.distance, level: 0, parameters: parameters) {
-                    return true
-                }
-                try forceLink(candidate.node, to: node, level: 0)
-                return true
+            let nearest = try found.items.sorted(by: { $0.distance < $1.distance }).filter {
+                try $0.node != node && visit($0.node, query: b.baseAddress!).live
             }
-            return false
+            // Prefer one of the nearest with a free slot: an append takes
+            // no link away, where re-selecting or replacing can cut another
+            // node's only incoming link (which is how, under inner product,
+            // reconnecting one node used to orphan the next).
+            let limit = parameters.maxNeighbors(level: 0)
+            for candidate in nearest.prefix(limit) {
+                var appended = false
+                try updateNeighbors(of: candidate.node, level: 0) { current in
+                    guard current.count < limit, !current.contains(node) else { return nil }
+                    appended = true
+                    return current + [node]
+                }
+                if appended { return true }
+            }
+            guard let candidate = nearest.first else { return false }
+            if try !link(candidate.node, to: node, distance: candidate.distance, level: 0, parameters: parameters) {
+                try forceLink(candidate.node, to: node, level: 0)
+            }
+            return true
         }
     }
 }
