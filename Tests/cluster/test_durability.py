@@ -239,3 +239,47 @@ def test_crash_during_inserts_of_large_vectors(cluster):
     check_ok(conn)
     assert conn.execute("SELECT pg_relation_size('items_embedding')").fetchone()[0] == size, \
         "VACUUM's free space was not reused"
+
+
+def test_streaming_replica_with_large_vectors(workdir):
+    """Parts reach a standby through WAL like everything else: after inserts,
+    deletes and VACUUM on the primary, both answer the same."""
+    import numpy as np
+    dims = 3000  # two parts a vector
+    rng = np.random.default_rng(11)
+    vectors = rng.uniform(-1, 1, size=(300, dims)).astype(np.float32)
+    primary = Cluster(workdir, "primary").init(wal_level="replica").start()
+    standby = Cluster(workdir, "standby")
+    try:
+        conn = primary.connect()
+        conn.execute("CREATE EXTENSION vectors")
+        conn.execute(f"CREATE TABLE items (id integer PRIMARY KEY, embedding vector({dims}))")
+        load(conn, "items", vectors[:100])
+        conn.execute("CREATE INDEX items_embedding ON items USING vectors (embedding vector_cos_ops)")
+        as_server_user([f"{BINDIR}/pg_basebackup", "-h", primary.dir, "-p", str(primary.port), "-U", "postgres",
+                        "-D", standby.data, "-R", "-X", "stream", "--no-sync", "--checkpoint=fast"])
+        standby.configure(hot_standby="on")
+        standby.start()
+
+        load(conn, "items", vectors[100:250], first_id=100)
+        conn.execute("DELETE FROM items WHERE id % 3 = 0")
+        conn.execute("VACUUM items")
+        load(conn, "items", vectors[250:], first_id=250)
+        check_ok(conn)
+        lsn = conn.execute("SELECT pg_current_wal_insert_lsn()").fetchone()[0]
+
+        replica = standby.connect()
+        deadline = time.time() + 60
+        while replica.execute("SELECT pg_last_wal_replay_lsn() >= %s::pg_lsn", (lsn,)).fetchone()[0] is not True:
+            assert time.time() < deadline, "standby did not catch up"
+            time.sleep(0.2)
+        for server in (conn, replica):
+            server.execute("SET enable_seqscan = off")
+        for q in rng.uniform(-1, 1, size=(10, dims)).astype(np.float32):
+            sql = "SELECT id, embedding <=> %s FROM items ORDER BY embedding <=> %s LIMIT 10"
+            a = conn.execute(sql, (literal(q), literal(q))).fetchall()
+            b = replica.execute(sql, (literal(q), literal(q))).fetchall()
+            assert a == b and len(a) == 10
+    finally:
+        standby.stop("immediate")
+        primary.stop("immediate")
