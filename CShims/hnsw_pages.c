@@ -470,9 +470,11 @@ add_part_distance(void *arg, int index, const float *floats, int count)
 									  floats, count);
 }
 
-/* The distance from `query` to an external vector; infinity if it is gone. */
-static float
-external_distance(VectorsIndexHandle *handle, VectorsNode node, const ItemPointerData *tids, const float *query)
+/* The distance from `query` to an external vector; false if a part is gone
+ * (a freed node: the distance is then infinity, as for a freed element). */
+static bool
+external_distance(VectorsIndexHandle *handle, VectorsNode node, const ItemPointerData *tids, const float *query,
+				  float *out)
 {
 	PartDistance distance;
 
@@ -481,10 +483,15 @@ external_distance(VectorsIndexHandle *handle, VectorsNode node, const ItemPointe
 	distance.query = query;
 	distance.sum = 0;
 	if (!for_each_part(handle, node, tids, add_part_distance, &distance))
-		return get_float4_infinity();
+	{
+		*out = get_float4_infinity();
+		return false;
+	}
 	if (handle->info.metric == VECTORS_METRIC_COSINE)
-		return Max(0.0f, 1.0f + distance.sum);	/* sum is -(a.b) */
-	return distance.sum;
+		*out = Max(0.0f, 1.0f + distance.sum);	/* sum is -(a.b) */
+	else
+		*out = distance.sum;
+	return true;
 }
 
 static void
@@ -543,8 +550,7 @@ vectors_page_visit(VectorsIndexHandle *handle, VectorsNode node, const float *qu
 			*live = (element->flags & HNSW_ELEMENT_DELETED) == 0;
 			*heap_tid = hnsw_tid_to_u64(&element->heap_tid);
 			release_element(handle, element, buffer, tids);
-			*distance = external_distance(handle, node, tids, query);
-			if (isinf(*distance))
+			if (!external_distance(handle, node, tids, query, distance))
 				*live = false;	/* freed while we read it */
 		}
 		else
