@@ -4,13 +4,19 @@
  * hnsw_vacuum.c, hnsw_pages.c, hnsw_am.c).
  *
  * Layout. Block 0 is the metapage. Every other block is an ordinary slotted
- * page holding two kinds of tuples:
+ * page holding up to three kinds of tuples:
  *
  *   element: tag, level, flags, heap TID, layer-0 neighbour count, the TID
  *            of its upper tuple, the stored vector, 2*m layer-0 neighbour
  *            slots. Fixed size for a given index.
  *   upper:   tag, level count, for each layer 1..level its neighbour count
  *            and m slots. Only nodes with level >= 1 (about 1/m of them).
+ *   part:    only in an index whose vectors do not fit one page with their
+ *            links ("external vectors", decided at CREATE INDEX from dims
+ *            and m, recorded in the metapage): tag, part number, the owning
+ *            element's TID, then up to HNSW_PART_MAX_FLOATS floats of the
+ *            vector. The element then holds no vector: header, 2*m layer-0
+ *            slots, the parts' TIDs.
  *
  * A node is identified by its element's (block, offset); line pointers are
  * never moved (PageIndexTupleDeleteNoCompact), so node IDs stay valid until
@@ -44,6 +50,7 @@
 
 #define HNSW_TAG_ELEMENT		0x45	/* 'E' */
 #define HNSW_TAG_UPPER			0x55	/* 'U' */
+#define HNSW_TAG_PART			0x50	/* 'P' */
 
 #define HNSW_ELEMENT_DELETED	0x01	/* heap row gone; still linked, never returned */
 
@@ -56,7 +63,7 @@ typedef struct HnswMetaPageData
 	uint16		ef_construction;
 	uint8		metric;			/* VectorsMetric */
 	uint8		entry_level;
-	uint16		reserved;
+	uint16		vector_parts;	/* hnsw_vector_parts when built; 0 = vectors inside elements */
 	BlockNumber entry_block;	/* InvalidBlockNumber: empty graph */
 	OffsetNumber entry_offset;
 	BlockNumber last_block;		/* where inserts append when the FSM has nothing */
@@ -86,7 +93,17 @@ typedef struct HnswUpperHeader
 	uint16		counts[FLEXIBLE_ARRAY_MEMBER];	/* then ItemPointerData slots[levels][m] */
 } HnswUpperHeader;
 
-StaticAssertDecl(offsetof(HnswElementHeader, tag) == 0 && offsetof(HnswUpperHeader, tag) == 0,
+/* A slice of an external vector: floats [index * HNSW_PART_MAX_FLOATS, ...). */
+typedef struct HnswPartHeader
+{
+	uint8		tag;			/* HNSW_TAG_PART */
+	uint8		reserved;
+	uint16		index;			/* which slice of the vector */
+	ItemPointerData owner;		/* the element (node ID) the part belongs to */
+} HnswPartHeader;
+
+StaticAssertDecl(offsetof(HnswElementHeader, tag) == 0 && offsetof(HnswUpperHeader, tag) == 0 &&
+				 offsetof(HnswPartHeader, tag) == 0,
 				 "hnsw_tuple_on_page reads the tag from a tuple's first byte");
 
 #define HNSW_ELEMENT_VECTOR_OFFSET	MAXALIGN(sizeof(HnswElementHeader))
@@ -112,6 +129,96 @@ typedef struct HnswPageOpaqueData
 
 #define HNSW_PAGE_ID			0xFF91
 #define HNSW_PAGE_META			0x0001
+
+/* External vectors: an element without a vector, then its parts' TIDs. */
+#define HnswExternalElementSize(parts, m) \
+	MAXALIGN(HNSW_ELEMENT_VECTOR_OFFSET + sizeof(ItemPointerData) * (2 * (m) + (parts)))
+#define HnswElementParts(e, m) \
+	((ItemPointerData *) ((char *) (e) + HNSW_ELEMENT_VECTOR_OFFSET + sizeof(ItemPointerData) * 2 * (m)))
+#define HNSW_PART_VECTOR_OFFSET	MAXALIGN(sizeof(HnswPartHeader))
+#define HnswPartVector(p)		((float *) ((char *) (p) + HNSW_PART_VECTOR_OFFSET))
+#define HnswPartSize(floats)	MAXALIGN(HNSW_PART_VECTOR_OFFSET + sizeof(float) * (floats))
+/*
+ * A full part takes a page of its own. The free space map keeps a page's
+ * space in 1/256ths of a page, rounding requests up and free space down, so
+ * a part that filled a page exactly could never go back onto a page VACUUM
+ * emptied: a full part stops one such step short of the page's end.
+ */
+#define HNSW_PART_MAX_SIZE \
+	TYPEALIGN_DOWN(MAXIMUM_ALIGNOF, TYPEALIGN_DOWN(BLCKSZ / 256, HNSW_MAX_TUPLE_SIZE) - sizeof(ItemIdData))
+#define HNSW_PART_MAX_FLOATS	((int) ((HNSW_PART_MAX_SIZE - HNSW_PART_VECTOR_OFFSET) / sizeof(float)))
+#define HNSW_MAX_PARTS			((VECTORS_MAX_DIMENSIONS + HNSW_PART_MAX_FLOATS - 1) / HNSW_PART_MAX_FLOATS)
+
+/* Every vector the type allows fits, at every m: no dimension limit remains. */
+StaticAssertDecl(HnswExternalElementSize(HNSW_MAX_PARTS, VECTORS_HNSW_MAX_M) <= HNSW_MAX_TUPLE_SIZE,
+				 "an external element must fit one page");
+
+/*
+ * A node's upper tuple shares its element's page, so a node's level is
+ * capped where the two stop fitting together: the highest level (at most
+ * HNSW_MAX_LEVEL) whose upper tuple fits beside an element of
+ * `element_size` bytes. A node drawn above it is stored at the cap, which
+ * only matters for elements that nearly fill a page.
+ */
+static inline int
+hnsw_max_level(Size element_size, int m)
+{
+	int			level = HNSW_MAX_LEVEL;
+
+	while (level > 0 && element_size + sizeof(ItemIdData) + HnswUpperSize(level, m) > HNSW_MAX_TUPLE_SIZE)
+		level--;
+	return level;
+}
+
+/*
+ * Vectors stay inside their elements only if the level cap leaves at most
+ * one node in a million (a node is drawn above level L with probability
+ * m^-(L+1)) stored below its drawn level; a lower cap would flatten the
+ * graph's upper layers. 4 levels at m = 16, 3 at m = 64, 2 at m = 100.
+ */
+static inline int
+hnsw_inline_min_level(int m)
+{
+	int			level = 0;
+	double		above = 1.0 / m;	/* P(drawn level > level) */
+
+	while (level < HNSW_MAX_LEVEL && above > 1e-6)
+	{
+		level++;
+		above /= m;
+	}
+	return level;
+}
+
+/*
+ * How many parts a new index's vectors are split into: 0 (the vector is
+ * inside the element: the original layout and code path) when the element
+ * and an upper tuple of hnsw_inline_min_level layers fit a page, else as
+ * many parts as needed. Decided at CREATE INDEX from dims and m and
+ * recorded in the metapage (vector_parts), which every later reader uses;
+ * indexes made before parts existed have 0 there.
+ */
+static inline int
+hnsw_vector_parts(int dims, int m)
+{
+	if (hnsw_max_level(HnswElementSize(dims, m), m) >= hnsw_inline_min_level(m))
+		return 0;
+	return (dims + HNSW_PART_MAX_FLOATS - 1) / HNSW_PART_MAX_FLOATS;
+}
+
+/* Floats of part `index` of a `dims`-float vector (all full but the last). */
+static inline int
+hnsw_part_floats(int dims, int index)
+{
+	return Min(dims - index * HNSW_PART_MAX_FLOATS, HNSW_PART_MAX_FLOATS);
+}
+
+/* Bytes of one element tuple of an index with `parts` vector parts. */
+static inline Size
+hnsw_element_size(int dims, int m, int parts)
+{
+	return parts == 0 ? HnswElementSize(dims, m) : HnswExternalElementSize(parts, m);
+}
 
 /* Node IDs as Swift sees them. */
 static inline VectorsNode
@@ -154,6 +261,9 @@ struct VectorsIndexHandle
 {
 	Relation	index;
 	VectorsIndexInfo info;
+	int			parts;			/* the metapage's vector_parts: 0 = vectors inside elements */
+	int			inline_dimensions;	/* floats inside an element: dimensions or 0 */
+	int			max_level;		/* hnsw_max_level: the highest level a node is stored at */
 	ErrorData  *error;			/* set when a page function caught an ERROR */
 };
 
@@ -183,6 +293,7 @@ extern void hnsw_write_metapage(Relation index, ForkNumber fork, VectorsIndexInf
 extern void hnsw_read_metapage(Relation index, HnswMetaPageData *meta);
 extern void *hnsw_tuple_on_page(Page page, OffsetNumber offset, uint8 tag);
 extern VectorsNode hnsw_add_element(VectorsIndexHandle *handle, const float *vector, int level, ItemPointer heap_tid);
+extern HnswPartHeader *hnsw_part_on_page(Page page, ItemPointer tid, VectorsNode owner, int index);
 
 typedef struct CheckedElement
 {
@@ -208,6 +319,10 @@ typedef struct HnswGraphScan
 	int64		missing_rows;
 	int			metric;
 	int			dimensions;
+	int			parts;			/* the metapage's vector_parts */
+	ItemPointerData *part_tids; /* of live elements: [i * parts + k] for the i-th live one */
+	VectorsNode *part_owners;	/* the i-th live element */
+	int64		part_owner_count;
 	float	   *scratch;
 } HnswGraphScan;
 

@@ -69,38 +69,96 @@ interrupt_pending(void)
 	return InterruptPending;
 }
 
-/* Checks the column: it needs a dimension (typmod) that fits one page. */
+/*
+ * Checks the column: it needs a dimension (typmod). Every dimension the type
+ * allows can be indexed: a vector too large to share a page with its links
+ * is stored in parts (hnsw.h).
+ */
 static int
 index_dimensions(Relation index)
 {
 	int			dims = TupleDescAttr(RelationGetDescr(index), 0)->atttypmod;
-	int			m;
-	int			ef_construction;
-	Size		element_size;
 
 	if (dims < 1)
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_COLUMN_DEFINITION),
 				 errmsg("column of index \"%s\" has no dimensions", RelationGetRelationName(index)),
 				 errhint("Declare the column as vector(n), for example vector(512).")));
-	hnsw_read_options(index, &m, &ef_construction);
-	element_size = HnswElementSize(dims, m);
-	if (element_size > HNSW_MAX_TUPLE_SIZE)
-		ereport(ERROR,
-				(errcode(ERRCODE_PROGRAM_LIMIT_EXCEEDED),
-				 errmsg("vector(%d) is too large for index \"%s\" with m = %d",
-						dims, RelationGetRelationName(index), m),
-				 errdetail("A graph node takes %zu bytes; one index page holds %zu.",
-						   element_size, (Size) HNSW_MAX_TUPLE_SIZE),
-				 errhint("Use at most %zu dimensions, or a smaller m.",
-						 (HNSW_MAX_TUPLE_SIZE - HNSW_ELEMENT_VECTOR_OFFSET - sizeof(ItemPointerData) * 2 * m) / sizeof(float))));
 	return dims;
+}
+
+/* Where the next tuple goes while the build fills pages in order. */
+typedef struct PageCursor
+{
+	BlockNumber block;			/* HNSW_METAPAGE_BLKNO before the first tuple */
+	OffsetNumber offset;		/* the last offset used on `block` */
+	Size		free_space;
+} PageCursor;
+
+/*
+ * Reserves `needed` bytes (tuples and their line pointers) for `items`
+ * consecutive tuples on one page, starting the next page when this one
+ * lacks the room; returns the first tuple's offset.
+ */
+static OffsetNumber
+place_tuples(PageCursor *cursor, Size needed, int items)
+{
+	if (needed > cursor->free_space)
+	{
+		cursor->block++;
+		cursor->offset = InvalidOffsetNumber;
+		cursor->free_space = HNSW_MAX_TUPLE_SIZE + sizeof(ItemIdData);
+	}
+	cursor->free_space -= needed;
+	cursor->offset += items;
+	return cursor->offset - items + 1;
+}
+
+/* The page `block` while pages are written in order: the current one, or
+ * (after releasing it) the next one, added and initialised. */
+static Page
+build_page(Relation index, Buffer *buffer, BlockNumber block)
+{
+	if (BufferIsValid(*buffer) && BufferGetBlockNumber(*buffer) == block)
+		return BufferGetPage(*buffer);
+	if (BufferIsValid(*buffer))
+	{
+		MarkBufferDirty(*buffer);
+		UnlockReleaseBuffer(*buffer);
+	}
+	*buffer = ReadBufferExtended(index, MAIN_FORKNUM, P_NEW, RBM_NORMAL, NULL);
+	if (BufferGetBlockNumber(*buffer) != block)
+		elog(ERROR, "vectors: unexpected block %u while writing index \"%s\"",
+			 BufferGetBlockNumber(*buffer), RelationGetRelationName(index));
+	LockBuffer(*buffer, BUFFER_LOCK_EXCLUSIVE);
+	hnsw_init_page(BufferGetPage(*buffer), 0);
+	return BufferGetPage(*buffer);
+}
+
+/* Adds a tuple where placement said it goes. */
+static void
+add_placed(Relation index, Page page, void *tuple, Size size, OffsetNumber expected)
+{
+	OffsetNumber added = PageAddItem(page, (Item) tuple, size, InvalidOffsetNumber, false, false);
+
+	if (added != expected)
+		elog(ERROR, "vectors: a tuple landed at offset %u instead of %u in index \"%s\"",
+			 added, expected, RelationGetRelationName(index));
+}
+
+/* A node's level as stored: the in-memory graph's, capped (hnsw_max_level);
+ * layers above the cap are left out for every node alike. */
+static int
+node_level(BuildState *state, int64 node)
+{
+	return Min(vectors_build_level(state->builder, node), state->handle.max_level);
 }
 
 /*
  * Writes the in-memory graph: placement first (node number -> TID, filling
- * pages in node order, each node's upper tuple next to its element), then
- * the pages themselves with neighbour numbers translated to TIDs.
+ * pages in node order, each node's upper tuple next to its element, then
+ * the parts of an external vector), then the pages themselves with
+ * neighbour numbers translated to TIDs.
  */
 static void
 write_graph(BuildState *state)
@@ -109,16 +167,16 @@ write_graph(BuildState *state)
 	VectorsBuilder *builder = state->builder;
 	int			dims = state->handle.info.dimensions;
 	int			m = state->handle.info.m;
+	int			parts = state->handle.parts;
 	int64		count = vectors_build_count(builder);
-	Size		element_size = HnswElementSize(dims, m);
-	Size		page_space = HNSW_MAX_TUPLE_SIZE + sizeof(ItemIdData);
+	Size		element_size = hnsw_element_size(dims, m, parts);
 	ItemPointerData *tids;
-	Size		free_space = 0;
-	BlockNumber block = HNSW_METAPAGE_BLKNO;
-	OffsetNumber offset = InvalidOffsetNumber;
+	ItemPointerData *part_tids = NULL;	/* parts of node i at [i * parts] */
+	PageCursor	cursor = {HNSW_METAPAGE_BLKNO, InvalidOffsetNumber, 0};
 	int64	   *neighbors = palloc(sizeof(int64) * 2 * m);
 	HnswElementHeader *element = palloc0(element_size);
 	HnswUpperHeader *upper = palloc0(HnswUpperSize(HNSW_MAX_LEVEL, m));
+	HnswPartHeader *part = parts > 0 ? palloc0(HnswPartSize(HNSW_PART_MAX_FLOATS)) : NULL;
 	Buffer		buffer = InvalidBuffer;
 	Page		page = NULL;
 	int32		entry_level = 0;
@@ -126,58 +184,46 @@ write_graph(BuildState *state)
 
 	pgstat_progress_update_param(PROGRESS_CREATEIDX_SUBPHASE, VECTORS_BUILD_PHASE_WRITE);
 	tids = MemoryContextAllocHuge(CurrentMemoryContext, sizeof(ItemPointerData) * Max(count, 1));
+	if (parts > 0)
+		part_tids = MemoryContextAllocHuge(CurrentMemoryContext, sizeof(ItemPointerData) * Max(count, 1) * parts);
 	for (int64 i = 0; i < count; i++)
 	{
-		int			level = vectors_build_level(builder, i);
+		int			level = node_level(state, i);
 		Size		needed = element_size + sizeof(ItemIdData) +
 			(level > 0 ? HnswUpperSize(level, m) + sizeof(ItemIdData) : 0);
+		OffsetNumber first = place_tuples(&cursor, needed, level > 0 ? 2 : 1);
 
-		if (needed > free_space)
+		ItemPointerSet(&tids[i], cursor.block, level > 0 ? OffsetNumberNext(first) : first);
+		for (int k = 0; k < parts; k++)
 		{
-			block++;
-			offset = InvalidOffsetNumber;
-			free_space = page_space;
+			OffsetNumber offset = place_tuples(&cursor, HnswPartSize(hnsw_part_floats(dims, k)) + sizeof(ItemIdData), 1);
+
+			ItemPointerSet(&part_tids[i * parts + k], cursor.block, offset);
 		}
-		if (level > 0)
-			offset = OffsetNumberNext(offset);
-		offset = OffsetNumberNext(offset);
-		ItemPointerSet(&tids[i], block, offset);
-		free_space -= needed;
 	}
 
 	for (int64 i = 0; i < count; i++)
 	{
-		int			level = vectors_build_level(builder, i);
+		int			level = node_level(state, i);
+		const float *vector = vectors_build_vector(builder, i);
 		int			n;
-		OffsetNumber added;
 
 		if (i % 1024 == 0)
 			CHECK_FOR_INTERRUPTS();
-		if (!BufferIsValid(buffer) || BufferGetBlockNumber(buffer) != ItemPointerGetBlockNumber(&tids[i]))
-		{
-			if (BufferIsValid(buffer))
-			{
-				MarkBufferDirty(buffer);
-				UnlockReleaseBuffer(buffer);
-			}
-			buffer = ReadBufferExtended(index, MAIN_FORKNUM, P_NEW, RBM_NORMAL, NULL);
-			if (BufferGetBlockNumber(buffer) != ItemPointerGetBlockNumber(&tids[i]))
-				elog(ERROR, "vectors: unexpected block %u while writing index \"%s\"",
-					 BufferGetBlockNumber(buffer), RelationGetRelationName(index));
-			LockBuffer(buffer, BUFFER_LOCK_EXCLUSIVE);
-			page = BufferGetPage(buffer);
-			hnsw_init_page(page, 0);
-		}
+		page = build_page(index, &buffer, ItemPointerGetBlockNumber(&tids[i]));
 
 		memset(element, 0, element_size);
 		element->tag = HNSW_TAG_ELEMENT;
 		element->level = (uint8) level;
 		hnsw_u64_to_tid(vectors_build_heap_tid(builder, i), &element->heap_tid);
 		ItemPointerSetInvalid(&element->upper_tid);
-		memcpy(HnswElementVector(element), vectors_build_vector(builder, i), sizeof(float) * dims);
+		if (parts == 0)
+			memcpy(HnswElementVector(element), vector, sizeof(float) * dims);
+		else
+			memcpy(HnswElementParts(element, m), &part_tids[i * parts], sizeof(ItemPointerData) * parts);
 		n = vectors_build_neighbors(builder, i, 0, neighbors);
 		for (int k = 0; k < n; k++)
-			HnswElementSlots(element, dims)[k] = tids[neighbors[k]];
+			HnswElementSlots(element, state->handle.inline_dimensions)[k] = tids[neighbors[k]];
 		element->count0 = (uint16) n;
 
 		if (level > 0)
@@ -194,13 +240,24 @@ write_graph(BuildState *state)
 				for (int k = 0; k < n; k++)
 					HnswUpperSlots(upper)[(l - 1) * m + k] = tids[neighbors[k]];
 			}
-			added = PageAddItem(page, (Item) upper, upper_size, InvalidOffsetNumber, false, false);
-			ItemPointerSet(&element->upper_tid, BufferGetBlockNumber(buffer), added);
+			add_placed(index, page, upper, upper_size, ItemPointerGetOffsetNumber(&tids[i]) - 1);
+			ItemPointerSet(&element->upper_tid, ItemPointerGetBlockNumber(&tids[i]),
+						   ItemPointerGetOffsetNumber(&tids[i]) - 1);
 		}
-		added = PageAddItem(page, (Item) element, element_size, InvalidOffsetNumber, false, false);
-		if (added != ItemPointerGetOffsetNumber(&tids[i]))
-			elog(ERROR, "vectors: node %lld landed at offset %u instead of %u in index \"%s\"",
-				 (long long) i, added, ItemPointerGetOffsetNumber(&tids[i]), RelationGetRelationName(index));
+		add_placed(index, page, element, element_size, ItemPointerGetOffsetNumber(&tids[i]));
+
+		for (int k = 0; k < parts; k++)
+		{
+			ItemPointer tid = &part_tids[i * parts + k];
+			int			floats = hnsw_part_floats(dims, k);
+
+			page = build_page(index, &buffer, ItemPointerGetBlockNumber(tid));
+			part->tag = HNSW_TAG_PART;
+			part->index = (uint16) k;
+			part->owner = tids[i];
+			memcpy(HnswPartVector(part), vector + k * HNSW_PART_MAX_FLOATS, sizeof(float) * floats);
+			add_placed(index, page, part, HnswPartSize(floats), ItemPointerGetOffsetNumber(tid));
+		}
 	}
 	if (BufferIsValid(buffer))
 	{
@@ -219,13 +276,17 @@ write_graph(BuildState *state)
 		{
 			meta->entry_block = ItemPointerGetBlockNumber(&tids[entry]);
 			meta->entry_offset = ItemPointerGetOffsetNumber(&tids[entry]);
-			meta->entry_level = (uint8) entry_level;
+			meta->entry_level = (uint8) Min(entry_level, state->handle.max_level);
 		}
-		meta->last_block = count > 0 ? block : InvalidBlockNumber;
+		meta->last_block = count > 0 ? cursor.block : InvalidBlockNumber;
 	}
 	MarkBufferDirty(buffer);
 	UnlockReleaseBuffer(buffer);
 	pfree(tids);
+	if (part_tids)
+		pfree(part_tids);
+	if (part)
+		pfree(part);
 	pfree(neighbors);
 	pfree(element);
 	pfree(upper);

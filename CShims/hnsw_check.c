@@ -3,7 +3,10 @@
  * index for tests and for users who suspect corruption:
  *   - every neighbour link points at an element (bad_links counts those that do not);
  *   - every live element is reachable from the entry point (unreachable);
- *   - every live heap row with a vector has a live element (missing_rows).
+ *   - every live heap row with a vector has a live element (missing_rows);
+ *   - every part of a live element's external vector is there, naming that
+ *     element and its place (a missing one counts in bad_links). Parts no
+ *     element names (left by a crash mid-insert) are ignored: VACUUM frees them.
  * The heap is locked in ShareLock for the duration, so no insert is half done.
  */
 #include "postgres.h"
@@ -61,16 +64,39 @@ add_link(HnswGraphScan *state, int64 *capacity, ItemPointer tid)
 	state->links[state->link_count++] = hnsw_tid_to_u64(tid);
 }
 
+/* Remembers a live external element's part TIDs for check_parts. */
+static void
+add_parts(HnswGraphScan *state, int64 *capacity, VectorsNode node, HnswElementHeader *element, int m)
+{
+	if (state->part_owner_count == *capacity)
+	{
+		*capacity *= 2;
+		state->part_owners = repalloc_huge(state->part_owners, sizeof(VectorsNode) * *capacity);
+		state->part_tids = repalloc_huge(state->part_tids, sizeof(ItemPointerData) * *capacity * state->parts);
+	}
+	memcpy(&state->part_tids[state->part_owner_count * state->parts], HnswElementParts(element, m),
+		   sizeof(ItemPointerData) * state->parts);
+	state->part_owners[state->part_owner_count++] = node;
+}
+
 /* Reads every element and its links (elements come out sorted by node). */
 static void
 collect(Relation index, HnswGraphScan *state, int m)
 {
 	BlockNumber nblocks = RelationGetNumberOfBlocks(index);
 	int64		capacity = 1024,
-				link_capacity = 16384;
+				link_capacity = 16384,
+				part_capacity = 1024;
+	int			inline_dimensions = state->parts > 0 ? 0 : state->dimensions;
 
 	state->elements = MemoryContextAllocHuge(CurrentMemoryContext, sizeof(CheckedElement) * capacity);
 	state->links = MemoryContextAllocHuge(CurrentMemoryContext, sizeof(VectorsNode) * link_capacity);
+	if (state->parts > 0)
+	{
+		state->part_owners = MemoryContextAllocHuge(CurrentMemoryContext, sizeof(VectorsNode) * part_capacity);
+		state->part_tids = MemoryContextAllocHuge(CurrentMemoryContext,
+												  sizeof(ItemPointerData) * part_capacity * state->parts);
+	}
 	for (BlockNumber block = HNSW_METAPAGE_BLKNO + 1; block < nblocks; block++)
 	{
 		Buffer		buffer = ReadBuffer(index, block);
@@ -98,7 +124,9 @@ collect(Relation index, HnswGraphScan *state, int m)
 			checked->reached = false;
 			checked->first_link = state->link_count;
 			for (int i = 0; i < element->count0; i++)
-				add_link(state, &link_capacity, &HnswElementSlots(element, state->dimensions)[i]);
+				add_link(state, &link_capacity, &HnswElementSlots(element, inline_dimensions)[i]);
+			if (state->parts > 0 && !checked->deleted)
+				add_parts(state, &part_capacity, checked->node, element, m);
 			if (element->level > 0 && ItemPointerIsValid(&element->upper_tid) &&
 				ItemPointerGetBlockNumber(&element->upper_tid) == block)
 			{
@@ -156,6 +184,7 @@ hnsw_scan_graph(Relation index, HnswGraphScan *state)
 	memset(state, 0, sizeof(HnswGraphScan));
 	state->dimensions = meta.dimensions;
 	state->metric = meta.metric;
+	state->parts = meta.vector_parts;
 	collect(index, state, meta.m);
 	/* Links must point at elements. */
 	for (int64 i = 0; i < state->link_count; i++)
@@ -196,6 +225,38 @@ hnsw_scan_graph(Relation index, HnswGraphScan *state)
 	return bad_links;
 }
 
+/* Counts parts of live elements' vectors that are missing or name another
+ * owner or place. One page at a time; the heap's ShareLock keeps writers out. */
+static int64
+check_parts(Relation index, HnswGraphScan *state)
+{
+	BlockNumber nblocks = RelationGetNumberOfBlocks(index);
+	int64		bad = 0;
+
+	for (int64 i = 0; i < state->part_owner_count; i++)
+	{
+		CHECK_FOR_INTERRUPTS();
+		for (int k = 0; k < state->parts; k++)
+		{
+			ItemPointer tid = &state->part_tids[i * state->parts + k];
+			Buffer		buffer;
+
+			if (!ItemPointerIsValid(tid) || ItemPointerGetBlockNumber(tid) == HNSW_METAPAGE_BLKNO ||
+				ItemPointerGetBlockNumber(tid) >= nblocks)
+			{
+				bad++;
+				continue;
+			}
+			buffer = ReadBuffer(index, ItemPointerGetBlockNumber(tid));
+			LockBuffer(buffer, BUFFER_LOCK_SHARE);
+			if (hnsw_part_on_page(BufferGetPage(buffer), tid, state->part_owners[i], k) == NULL)
+				bad++;
+			UnlockReleaseBuffer(buffer);
+		}
+	}
+	return bad;
+}
+
 PG_FUNCTION_INFO_V1(vectors_index_check);
 Datum
 vectors_index_check(PG_FUNCTION_ARGS)
@@ -223,6 +284,7 @@ vectors_index_check(PG_FUNCTION_ARGS)
 	hnsw_read_metapage(index, &meta);
 
 	bad_links = hnsw_scan_graph(index, &state);
+	bad_links += check_parts(index, &state);
 	state.live_heap_tids = MemoryContextAllocHuge(CurrentMemoryContext, sizeof(uint64) * Max(state.count, 1));
 	for (int64 i = 0; i < state.count; i++)
 	{

@@ -30,7 +30,7 @@ hnsw_insert_vector(VectorsIndexHandle *handle, Vector *vector, ItemPointer heap_
 	/* A zero vector has no direction: a cosine index leaves it out. */
 	if (!vectors_prepare(handle->info.metric, vector->x, vector->dim, prepared))
 		return;
-	level = vectors_random_level(handle->info.m);
+	level = Min(vectors_random_level(handle->info.m), handle->max_level);
 
 	LockPage(handle->index, HNSW_WRITE_LOCK, ExclusiveLock);
 	node = hnsw_add_element(handle, prepared, level, heap_tid);

@@ -37,6 +37,10 @@ hnsw_handle_init(VectorsIndexHandle *handle, Relation index)
 	handle->info.metric = meta.metric;
 	handle->info.m = meta.m;
 	handle->info.ef_construction = meta.ef_construction;
+	handle->parts = meta.vector_parts;
+	handle->inline_dimensions = handle->parts == 0 ? handle->info.dimensions : 0;
+	handle->max_level = hnsw_max_level(hnsw_element_size(handle->info.dimensions, handle->info.m, handle->parts),
+									   handle->info.m);
 	handle->error = NULL;
 }
 
@@ -144,7 +148,8 @@ fill_metapage(Page page, VectorsIndexInfo *info)
 	meta->entry_block = InvalidBlockNumber;
 	meta->entry_offset = InvalidOffsetNumber;
 	meta->last_block = InvalidBlockNumber;
-	meta->element_size = HnswElementSize(info->dimensions, info->m);
+	meta->vector_parts = (uint16) hnsw_vector_parts(info->dimensions, info->m);
+	meta->element_size = hnsw_element_size(info->dimensions, info->m, meta->vector_parts);
 	((PageHeader) page)->pd_lower = ((char *) meta + sizeof(HnswMetaPageData)) - (char *) page;
 }
 
@@ -218,6 +223,21 @@ static HnswUpperHeader *
 upper_on_page(Page page, ItemPointer tid)
 {
 	return hnsw_tuple_on_page(page, ItemPointerGetOffsetNumber(tid), HNSW_TAG_UPPER);
+}
+
+/*
+ * The part at `tid` of a locked page if it is part `index` of `owner`'s
+ * vector, else NULL: a stale TID (the part was freed and its slot reused)
+ * or a part left behind by an insert that never finished.
+ */
+HnswPartHeader *
+hnsw_part_on_page(Page page, ItemPointer tid, VectorsNode owner, int index)
+{
+	HnswPartHeader *part = hnsw_tuple_on_page(page, ItemPointerGetOffsetNumber(tid), HNSW_TAG_PART);
+
+	if (part == NULL || part->index != index || hnsw_tid_to_u64(&part->owner) != owner)
+		return NULL;
+	return part;
 }
 
 static void
@@ -346,6 +366,10 @@ vectors_page_prefetch(VectorsIndexHandle *handle, const VectorsNode *nodes, int3
 	 * lines the hardware prefetcher has caught on to the stream. */
 	int			tuple_bytes = Min(sizeof(HnswElementHeader) + handle->info.dimensions * sizeof(float), 16 * 64);
 
+	/* External vectors: a distance reads part pages the element does not
+	 * name until it is locked; nothing useful to request ahead. */
+	if (handle->parts > 0)
+		return;
 	count = Min(count, lengthof(buffers));
 	for (int i = 0; i < count; i++)
 	{
@@ -393,6 +417,97 @@ read_element(VectorsIndexHandle *handle, VectorsNode node, Buffer *buffer)
 	return element_on_page(BufferGetPage(*buffer), node);
 }
 
+/* ---- external vectors ------------------------------------------------------ */
+
+/*
+ * Calls `body` with each part of an external vector in order, reading one
+ * part page at a time under share lock. The caller has released the
+ * element's page: a reader never holds two page locks, so it cannot
+ * deadlock with an insert, which holds the new element's page while it
+ * writes the parts. Returns false, having called `body` on a prefix only,
+ * when a part is gone (the element was freed since its TIDs were read).
+ * Nothing stays pinned if ReadBuffer raises.
+ */
+static bool
+for_each_part(VectorsIndexHandle *handle, VectorsNode owner, const ItemPointerData *tids,
+			  void (*body) (void *arg, int index, const float *floats, int count), void *arg)
+{
+	for (int k = 0; k < handle->parts; k++)
+	{
+		ItemPointerData tid = tids[k];
+		Buffer		buffer;
+		HnswPartHeader *part;
+
+		if (!ItemPointerIsValid(&tid) || ItemPointerGetBlockNumber(&tid) == HNSW_METAPAGE_BLKNO)
+			return false;
+		buffer = read_buffer_hinted(handle->index, ItemPointerGetBlockNumber(&tid));
+		LockBuffer(buffer, BUFFER_LOCK_SHARE);
+		part = hnsw_part_on_page(BufferGetPage(buffer), &tid, owner, k);
+		if (part != NULL)
+			body(arg, k, HnswPartVector(part), hnsw_part_floats(handle->info.dimensions, k));
+		UnlockReleaseBuffer(buffer);
+		if (part == NULL)
+			return false;
+	}
+	return true;
+}
+
+typedef struct PartDistance
+{
+	int32		metric;			/* the metric of each slice's partial sum */
+	const float *query;
+	float		sum;
+} PartDistance;
+
+/* Squared L2 and (negated) dot products are sums over any split of the
+ * vector, so each slice adds its share with the ordinary kernel. */
+static void
+add_part_distance(void *arg, int index, const float *floats, int count)
+{
+	PartDistance *distance = (PartDistance *) arg;
+
+	distance->sum += vectors_distance(distance->metric, distance->query + index * HNSW_PART_MAX_FLOATS,
+									  floats, count);
+}
+
+/* The distance from `query` to an external vector; false if a part is gone
+ * (a freed node: the distance is then infinity, as for a freed element). */
+static bool
+external_distance(VectorsIndexHandle *handle, VectorsNode node, const ItemPointerData *tids, const float *query,
+				  float *out)
+{
+	PartDistance distance;
+
+	/* Cosine vectors are stored unit-length: 1 - a.b, from the dot product. */
+	distance.metric = handle->info.metric == VECTORS_METRIC_L2 ? VECTORS_METRIC_L2 : VECTORS_METRIC_DOT;
+	distance.query = query;
+	distance.sum = 0;
+	if (!for_each_part(handle, node, tids, add_part_distance, &distance))
+	{
+		*out = get_float4_infinity();
+		return false;
+	}
+	if (handle->info.metric == VECTORS_METRIC_COSINE)
+		*out = Max(0.0f, 1.0f + distance.sum);	/* sum is -(a.b) */
+	else
+		*out = distance.sum;
+	return true;
+}
+
+static void
+copy_part(void *arg, int index, const float *floats, int count)
+{
+	memcpy((float *) arg + index * HNSW_PART_MAX_FLOATS, floats, sizeof(float) * count);
+}
+
+/* Copies the element's part TIDs and releases its page (locked by read_element). */
+static void
+release_element(VectorsIndexHandle *handle, HnswElementHeader *element, Buffer buffer, ItemPointerData *tids)
+{
+	memcpy(tids, HnswElementParts(element, handle->info.m), sizeof(ItemPointerData) * handle->parts);
+	UnlockReleaseBuffer(buffer);
+}
+
 /* ---- page functions called by Swift ---------------------------------------- */
 
 VectorsStatus
@@ -428,21 +543,34 @@ vectors_page_visit(VectorsIndexHandle *handle, VectorsNode node, const float *qu
 		Buffer		buffer;
 		HnswElementHeader *element = read_element(handle, node, &buffer);
 
-		if (element == NULL)
+		if (element != NULL && handle->parts > 0)
 		{
-			/* Freed since the link was read: unreachable and never returned. */
-			*distance = get_float4_infinity();
-			*live = false;
-			*heap_tid = 0;
+			ItemPointerData tids[HNSW_MAX_PARTS];
+
+			*live = (element->flags & HNSW_ELEMENT_DELETED) == 0;
+			*heap_tid = hnsw_tid_to_u64(&element->heap_tid);
+			release_element(handle, element, buffer, tids);
+			if (!external_distance(handle, node, tids, query, distance))
+				*live = false;	/* freed while we read it */
 		}
 		else
 		{
-			*distance = vectors_distance(handle->info.metric, query, HnswElementVector(element),
-										 handle->info.dimensions);
-			*live = (element->flags & HNSW_ELEMENT_DELETED) == 0;
-			*heap_tid = hnsw_tid_to_u64(&element->heap_tid);
+			if (element == NULL)
+			{
+				/* Freed since the link was read: unreachable and never returned. */
+				*distance = get_float4_infinity();
+				*live = false;
+				*heap_tid = 0;
+			}
+			else
+			{
+				*distance = vectors_distance(handle->info.metric, query, HnswElementVector(element),
+											 handle->info.dimensions);
+				*live = (element->flags & HNSW_ELEMENT_DELETED) == 0;
+				*heap_tid = hnsw_tid_to_u64(&element->heap_tid);
+			}
+			UnlockReleaseBuffer(buffer);
 		}
-		UnlockReleaseBuffer(buffer);
 	});
 	return status;
 }
@@ -471,15 +599,27 @@ vectors_page_vector(VectorsIndexHandle *handle, VectorsNode node, float *out)
 		Buffer		buffer;
 		HnswElementHeader *element = read_element(handle, node, &buffer);
 
-		if (element)
-			memcpy(out, HnswElementVector(element), sizeof(float) * handle->info.dimensions);
+		bool		found = element != NULL;
+
+		if (element != NULL && handle->parts > 0)
+		{
+			ItemPointerData tids[HNSW_MAX_PARTS];
+
+			release_element(handle, element, buffer, tids);
+			found = for_each_part(handle, node, tids, copy_part, out);
+		}
 		else
+		{
+			if (element)
+				memcpy(out, HnswElementVector(element), sizeof(float) * handle->info.dimensions);
+			UnlockReleaseBuffer(buffer);
+		}
+		if (!found)
 		{
 			/* A freed node is infinitely far from everything. */
 			for (int i = 0; i < handle->info.dimensions; i++)
 				out[i] = FLT_MAX;
 		}
-		UnlockReleaseBuffer(buffer);
 	});
 	return status;
 }
@@ -526,7 +666,7 @@ vectors_page_neighbors(VectorsIndexHandle *handle, VectorsNode node, int32_t lev
 		*count = 0;
 		if (element != NULL && level == 0)
 		{
-			ItemPointerData *slots = HnswElementSlots(element, handle->info.dimensions);
+			ItemPointerData *slots = HnswElementSlots(element, handle->inline_dimensions);
 
 			*count = Min(element->count0, capacity);
 			for (int i = 0; i < *count; i++)
@@ -578,7 +718,7 @@ vectors_page_set_neighbors(VectorsIndexHandle *handle, VectorsNode node, int32_t
 		}
 		else if (level == 0)
 		{
-			ItemPointerData *slots = HnswElementSlots(element, handle->info.dimensions);
+			ItemPointerData *slots = HnswElementSlots(element, handle->inline_dimensions);
 
 			for (int i = 0; i < count; i++)
 				hnsw_u64_to_tid(neighbors[i], &slots[i]);
@@ -660,18 +800,26 @@ vectors_page_check_interrupts(VectorsIndexHandle *handle)
 
 /*
  * A page with `needed` free bytes, exclusively locked: from the free space
- * map (space VACUUM freed), else the last page, else a new page.
+ * map (space VACUUM freed), else the last page, else InvalidBuffer (the
+ * caller adds a page). Never `exclude`, a page the caller already holds.
  */
 static Buffer
-page_with_space(Relation index, Size needed, BlockNumber last_block)
+page_with_space(Relation index, Size needed, BlockNumber last_block, BlockNumber exclude)
 {
 	BlockNumber block = GetPageWithFreeSpace(index, needed);
 
 	while (block != InvalidBlockNumber)
 	{
-		Buffer		buffer = ReadBuffer(index, block);
+		Buffer		buffer;
 		Page		page;
 
+		if (block == exclude)
+		{
+			/* Hide it for now; the caller records its true space afterwards. */
+			block = RecordAndGetPageWithFreeSpace(index, block, 0, needed);
+			continue;
+		}
+		buffer = ReadBuffer(index, block);
 		LockBuffer(buffer, BUFFER_LOCK_EXCLUSIVE);
 		page = BufferGetPage(buffer);
 		/* An all-zero page (extended, never written) reports no free space. */
@@ -680,7 +828,7 @@ page_with_space(Relation index, Size needed, BlockNumber last_block)
 		block = RecordAndGetPageWithFreeSpace(index, block, PageGetFreeSpace(page), needed);
 		UnlockReleaseBuffer(buffer);
 	}
-	if (last_block != InvalidBlockNumber)
+	if (last_block != InvalidBlockNumber && last_block != exclude)
 	{
 		Buffer		buffer = ReadBuffer(index, last_block);
 
@@ -704,6 +852,95 @@ new_page(Relation index)
 	return buffer;
 }
 
+/* A page for `needed` bytes, exclusively locked, added if none has room;
+ * `fresh` says it was just added (so the WAL record carries a full image). */
+static Buffer
+page_for(Relation index, Size needed, BlockNumber last_block, BlockNumber exclude, bool *fresh)
+{
+	Buffer		buffer = page_with_space(index, needed, last_block, exclude);
+
+	*fresh = !BufferIsValid(buffer);
+	return *fresh ? new_page(index) : buffer;
+}
+
+/*
+ * The first `count` offsets PageAddItem can fill on `page` when told them
+ * explicitly: unused line pointers first, then new ones past the end. An
+ * external element's offset must be known before it is added, because its
+ * parts (written first) name it as their owner.
+ */
+static void
+free_offsets(Page page, OffsetNumber *out, int count)
+{
+	OffsetNumber max = PageIsNew(page) ? InvalidOffsetNumber : PageGetMaxOffsetNumber(page);
+	int			n = 0;
+
+	for (OffsetNumber offset = FirstOffsetNumber; offset <= max && n < count; offset++)
+	{
+		ItemId		item = PageGetItemId(page, offset);
+
+		if (!ItemIdIsUsed(item) && !ItemIdHasStorage(item))
+			out[n++] = offset;
+	}
+	while (n < count)
+		out[n++] = ++max;
+}
+
+/* Adds `size` bytes at `offset` (InvalidOffsetNumber: wherever PageAddItem
+ * likes) or raises. */
+static OffsetNumber
+add_tuple(Relation index, Page page, void *tuple, Size size, OffsetNumber offset, const char *what)
+{
+	OffsetNumber added = PageAddItem(page, (Item) tuple, size, offset, OffsetNumberIsValid(offset), false);
+
+	if (added == InvalidOffsetNumber)
+		elog(ERROR, "vectors: failed to add %s to index \"%s\"", what, RelationGetRelationName(index));
+	return added;
+}
+
+/*
+ * Writes the parts of an external vector whose element will be `owner`,
+ * one WAL record each (GenericXLog takes at most 4 pages a record), and
+ * fills `tids`. The element's page (`exclude`) stays locked by the caller
+ * meanwhile, keeping its reserved slot free; parts go anywhere else. A
+ * crash before the element is written leaves only parts nothing points at,
+ * which VACUUM frees. Returns the highest block used.
+ */
+static BlockNumber
+write_parts(VectorsIndexHandle *handle, const float *vector, VectorsNode owner, BlockNumber exclude,
+			BlockNumber last_block, ItemPointerData *tids)
+{
+	int			dims = handle->info.dimensions;
+	HnswPartHeader *part = palloc0(HnswPartSize(HNSW_PART_MAX_FLOATS));
+	BlockNumber highest = last_block;
+
+	part->tag = HNSW_TAG_PART;
+	hnsw_u64_to_tid(owner, &part->owner);
+	for (int k = 0; k < handle->parts; k++)
+	{
+		int			floats = hnsw_part_floats(dims, k);
+		Size		size = HnswPartSize(floats);
+		bool		fresh;
+		Buffer		buffer = page_for(handle->index, size + sizeof(ItemIdData), highest, exclude, &fresh);
+		BlockNumber block = BufferGetBlockNumber(buffer);
+		GenericXLogState *state = GenericXLogStart(handle->index);
+		Page		page = GenericXLogRegisterBuffer(state, buffer, fresh ? GENERIC_XLOG_FULL_IMAGE : 0);
+
+		if (fresh || PageIsNew(page))
+			hnsw_init_page(page, 0);
+		part->index = (uint16) k;
+		memcpy(HnswPartVector(part), vector + k * HNSW_PART_MAX_FLOATS, sizeof(float) * floats);
+		ItemPointerSet(&tids[k], block, add_tuple(handle->index, page, part, size, InvalidOffsetNumber, "a vector part"));
+		GenericXLogFinish(state);
+		RecordPageWithFreeSpace(handle->index, block, PageGetFreeSpace(BufferGetPage(buffer)));
+		UnlockReleaseBuffer(buffer);
+		if (highest == InvalidBlockNumber || block > highest)
+			highest = block;
+	}
+	pfree(part);
+	return highest;
+}
+
 /*
  * Stores a new node (element and, for level >= 1, its upper tuple) with
  * empty neighbour lists and returns its ID. The caller holds the write lock.
@@ -713,7 +950,7 @@ hnsw_add_element(VectorsIndexHandle *handle, const float *vector, int level, Ite
 {
 	int			dims = handle->info.dimensions;
 	int			m = handle->info.m;
-	Size		element_size = HnswElementSize(dims, m);
+	Size		element_size = hnsw_element_size(dims, m, handle->parts);
 	Size		upper_size = level > 0 ? HnswUpperSize(level, m) : 0;
 	Size		needed = element_size + (level > 0 ? upper_size + sizeof(ItemIdData) : 0) + sizeof(ItemIdData);
 	HnswMetaPageData meta;
@@ -723,8 +960,10 @@ hnsw_add_element(VectorsIndexHandle *handle, const float *vector, int level, Ite
 	GenericXLogState *state;
 	Page		page;
 	OffsetNumber element_offset;
+	OffsetNumber offsets[2] = {InvalidOffsetNumber, InvalidOffsetNumber};	/* upper, element */
 	BlockNumber block;
-	bool		fresh = false;
+	BlockNumber highest;
+	bool		fresh;
 
 	hnsw_read_metapage(handle->index, &meta);
 
@@ -732,7 +971,8 @@ hnsw_add_element(VectorsIndexHandle *handle, const float *vector, int level, Ite
 	element->level = (uint8) level;
 	element->heap_tid = *heap_tid;
 	ItemPointerSetInvalid(&element->upper_tid);
-	memcpy(HnswElementVector(element), vector, sizeof(float) * dims);
+	if (handle->parts == 0)
+		memcpy(HnswElementVector(element), vector, sizeof(float) * dims);
 	if (level > 0)
 	{
 		upper = palloc0(upper_size);
@@ -741,33 +981,33 @@ hnsw_add_element(VectorsIndexHandle *handle, const float *vector, int level, Ite
 	}
 
 	/* Both tuples go on one page, so one WAL record covers the new node. */
-	buffer = page_with_space(handle->index, needed, meta.last_block);
-	if (!BufferIsValid(buffer))
-	{
-		buffer = new_page(handle->index);
-		fresh = true;
-	}
+	buffer = page_for(handle->index, needed, meta.last_block, InvalidBlockNumber, &fresh);
 	block = BufferGetBlockNumber(buffer);
+	highest = block;
+	if (handle->parts > 0)
+	{
+		/* Reserve the node's offsets; the parts are written (and logged) first. */
+		if (level > 0)
+			free_offsets(BufferGetPage(buffer), offsets, 2);
+		else
+			free_offsets(BufferGetPage(buffer), &offsets[1], 1);
+		highest = write_parts(handle, vector, hnsw_node(block, offsets[1]), block, meta.last_block,
+							  HnswElementParts(element, m));
+		highest = Max(highest, block);
+	}
 	state = GenericXLogStart(handle->index);
 	page = GenericXLogRegisterBuffer(state, buffer, fresh ? GENERIC_XLOG_FULL_IMAGE : 0);
 	if (fresh || PageIsNew(page))
 		hnsw_init_page(page, 0);
 	if (upper != NULL)
-	{
-		OffsetNumber upper_offset = PageAddItem(page, (Item) upper, upper_size, InvalidOffsetNumber, false, false);
-
-		if (upper_offset == InvalidOffsetNumber)
-			elog(ERROR, "vectors: failed to add an upper tuple to index \"%s\"", RelationGetRelationName(handle->index));
-		ItemPointerSet(&element->upper_tid, block, upper_offset);
-	}
-	element_offset = PageAddItem(page, (Item) element, element_size, InvalidOffsetNumber, false, false);
-	if (element_offset == InvalidOffsetNumber)
-		elog(ERROR, "vectors: failed to add an element to index \"%s\"", RelationGetRelationName(handle->index));
+		ItemPointerSet(&element->upper_tid, block,
+					   add_tuple(handle->index, page, upper, upper_size, offsets[0], "an upper tuple"));
+	element_offset = add_tuple(handle->index, page, element, element_size, offsets[1], "an element");
 	GenericXLogFinish(state);
 	RecordPageWithFreeSpace(handle->index, block, PageGetFreeSpace(BufferGetPage(buffer)));
 	UnlockReleaseBuffer(buffer);
 
-	if (block != meta.last_block && (meta.last_block == InvalidBlockNumber || block > meta.last_block))
+	if (meta.last_block == InvalidBlockNumber || highest > meta.last_block)
 	{
 		/* Remember the newest page for the next insert. */
 		Buffer		metabuffer = ReadBuffer(handle->index, HNSW_METAPAGE_BLKNO);
@@ -775,7 +1015,7 @@ hnsw_add_element(VectorsIndexHandle *handle, const float *vector, int level, Ite
 
 		LockBuffer(metabuffer, BUFFER_LOCK_EXCLUSIVE);
 		stored = HnswPageGetMeta(begin_change(handle->index, metabuffer, &state));
-		stored->last_block = block;
+		stored->last_block = highest;
 		GenericXLogFinish(state);
 		UnlockReleaseBuffer(metabuffer);
 	}

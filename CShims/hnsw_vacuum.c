@@ -11,6 +11,12 @@
  *             the space to later inserts;
  *  4. reconnect: live nodes that lost every incoming link (their referrers
  *             were deleted, or pruning dropped them) get one again.
+ *
+ * In an index with external vectors, pass 3 also frees the parts of the
+ * freed elements, and parts no element names (an insert that crashed
+ * between writing its parts and its element): pass 1 notes every part and
+ * every part an element names; the difference is checked again, and freed,
+ * under the write lock, when no insert can be between the two steps.
  */
 #include "postgres.h"
 
@@ -76,10 +82,34 @@ element_at(Page page, OffsetNumber offset)
 	return hnsw_tuple_on_page(page, offset, HNSW_TAG_ELEMENT);
 }
 
+/* The vector parts pass 1 saw and the ones elements named (TIDs as u64). */
+typedef struct PartCensus
+{
+	int			parts;			/* per element; 0: the index has no parts */
+	int			m;
+	NodeSet		seen;
+	NodeSet		named;
+} PartCensus;
+
+static void
+census_page(PartCensus *census, Page page, BlockNumber block)
+{
+	for (OffsetNumber offset = FirstOffsetNumber; offset <= PageGetMaxOffsetNumber(page); offset++)
+	{
+		HnswElementHeader *element = element_at(page, offset);
+
+		if (element != NULL)
+			for (int k = 0; k < census->parts; k++)
+				node_set_add(&census->named, hnsw_tid_to_u64(&HnswElementParts(element, census->m)[k]));
+		else if (hnsw_tuple_on_page(page, offset, HNSW_TAG_PART) != NULL)
+			node_set_add(&census->seen, hnsw_node(block, offset));
+	}
+}
+
 /* Pass 1. Returns the highest-level live node seen (0 if none) and its level. */
 static VectorsNode
 mark_deleted(IndexVacuumInfo *info, IndexBulkDeleteResult *stats, IndexBulkDeleteCallback callback,
-			 void *callback_state, NodeSet *deleted, int *best_level_out)
+			 void *callback_state, NodeSet *deleted, int *best_level_out, PartCensus *census)
 {
 	Relation	index = info->index;
 	BlockNumber nblocks = RelationGetNumberOfBlocks(index);
@@ -102,6 +132,8 @@ mark_deleted(IndexVacuumInfo *info, IndexBulkDeleteResult *stats, IndexBulkDelet
 			UnlockReleaseBuffer(buffer);
 			continue;
 		}
+		if (census->parts > 0)
+			census_page(census, page, block);
 		for (OffsetNumber offset = FirstOffsetNumber; offset <= PageGetMaxOffsetNumber(page); offset++)
 		{
 			HnswElementHeader *element = element_at(page, offset);
@@ -196,9 +228,10 @@ repair(IndexVacuumInfo *info, VectorsIndexHandle *handle, NodeSet *deleted, Vect
 	pfree(live);
 }
 
-/* Pass 3: remove the deleted (now unlinked) elements and their upper tuples. */
+/* Pass 3: remove the deleted (now unlinked) elements and their upper
+ * tuples; their vector parts are added to `parts` to be freed next. */
 static void
-free_deleted(IndexVacuumInfo *info, NodeSet *deleted)
+free_deleted(IndexVacuumInfo *info, NodeSet *deleted, PartCensus *census, NodeSet *parts)
 {
 	Relation	index = info->index;
 	int64		i = 0;
@@ -222,6 +255,9 @@ free_deleted(IndexVacuumInfo *info, NodeSet *deleted)
 
 			if (element == NULL || !(element->flags & HNSW_ELEMENT_DELETED))
 				continue;
+			/* Before any delete: deleting moves the other tuples' data. */
+			for (int k = 0; k < census->parts; k++)
+				node_set_add(parts, hnsw_tid_to_u64(&HnswElementParts(element, census->m)[k]));
 			/* An element's upper tuple is always stored on the element's page. */
 			if (ItemPointerIsValid(&element->upper_tid) &&
 				ItemPointerGetBlockNumber(&element->upper_tid) == block)
@@ -232,6 +268,128 @@ free_deleted(IndexVacuumInfo *info, NodeSet *deleted)
 		RecordPageWithFreeSpace(index, block, PageGetFreeSpace(BufferGetPage(buffer)));
 		UnlockReleaseBuffer(buffer);
 	}
+}
+
+/* Sorts a set and drops repeats. */
+static void
+node_set_sort(NodeSet *set)
+{
+	int64		kept = 0;
+
+	if (set->count == 0)
+		return;
+	qsort(set->nodes, set->count, sizeof(VectorsNode), compare_nodes);
+	for (int64 i = 0; i < set->count; i++)
+		if (kept == 0 || set->nodes[kept - 1] != set->nodes[i])
+			set->nodes[kept++] = set->nodes[i];
+	set->count = kept;
+}
+
+/* Parts pass 1 saw that no element named then: candidates for freeing. */
+static void
+unnamed_parts(PartCensus *census, NodeSet *out)
+{
+	int64		j = 0;
+
+	node_set_sort(&census->seen);
+	node_set_sort(&census->named);
+	for (int64 i = 0; i < census->seen.count; i++)
+	{
+		while (j < census->named.count && census->named.nodes[j] < census->seen.nodes[i])
+			j++;
+		if (j == census->named.count || census->named.nodes[j] != census->seen.nodes[i])
+			node_set_add(out, census->seen.nodes[i]);
+	}
+}
+
+/*
+ * Whether the part at `tid` is still named by its owner element. Reads the
+ * part's page, then the owner's, one lock at a time. A slot that no longer
+ * holds a part counts as named (there is nothing to free).
+ */
+static bool
+part_is_named(IndexVacuumInfo *info, PartCensus *census, VectorsNode tid_node)
+{
+	BlockNumber nblocks = RelationGetNumberOfBlocks(info->index);
+	ItemPointerData tid;
+	ItemPointerData owner;
+	HnswPartHeader *part;
+	HnswElementHeader *element;
+	Buffer		buffer;
+	int			index = 0;
+	bool		named = false;
+
+	hnsw_u64_to_tid(tid_node, &tid);
+	buffer = ReadBufferExtended(info->index, MAIN_FORKNUM, ItemPointerGetBlockNumber(&tid), RBM_NORMAL, info->strategy);
+	LockBuffer(buffer, BUFFER_LOCK_SHARE);
+	part = hnsw_tuple_on_page(BufferGetPage(buffer), ItemPointerGetOffsetNumber(&tid), HNSW_TAG_PART);
+	if (part != NULL)
+	{
+		owner = part->owner;
+		index = part->index;
+	}
+	UnlockReleaseBuffer(buffer);
+	if (part == NULL)
+		return true;
+	if (!ItemPointerIsValid(&owner) || ItemPointerGetBlockNumber(&owner) == HNSW_METAPAGE_BLKNO ||
+		ItemPointerGetBlockNumber(&owner) >= nblocks || index >= census->parts)
+		return false;
+
+	buffer = ReadBufferExtended(info->index, MAIN_FORKNUM, ItemPointerGetBlockNumber(&owner), RBM_NORMAL, info->strategy);
+	LockBuffer(buffer, BUFFER_LOCK_SHARE);
+	if (!PageIsNew(BufferGetPage(buffer)))
+	{
+		element = element_at(BufferGetPage(buffer), ItemPointerGetOffsetNumber(&owner));
+		named = element != NULL && ItemPointerEquals(&HnswElementParts(element, census->m)[index], &tid);
+	}
+	UnlockReleaseBuffer(buffer);
+	return named;
+}
+
+/*
+ * Pass 3, parts: frees those of `candidates` that no element names, page by
+ * page. Runs under the write lock: no insert is between writing its parts
+ * and its element, so an unnamed part is garbage for good.
+ */
+static void
+free_parts(IndexVacuumInfo *info, PartCensus *census, NodeSet *candidates)
+{
+	Relation	index = info->index;
+	NodeSet		doomed = {0};
+	int64		i = 0;
+
+	node_set_sort(candidates);
+	for (int64 c = 0; c < candidates->count; c++)
+	{
+		vacuum_delay_point();
+		if (!part_is_named(info, census, candidates->nodes[c]))
+			node_set_add(&doomed, candidates->nodes[c]);
+	}
+	while (i < doomed.count)
+	{
+		BlockNumber block = hnsw_node_block(doomed.nodes[i]);
+		Buffer		buffer;
+		GenericXLogState *state;
+		Page		page;
+
+		vacuum_delay_point();
+		buffer = ReadBufferExtended(index, MAIN_FORKNUM, block, RBM_NORMAL, info->strategy);
+		LockBuffer(buffer, BUFFER_LOCK_EXCLUSIVE);
+		state = GenericXLogStart(index);
+		page = GenericXLogRegisterBuffer(state, buffer, 0);
+		for (; i < doomed.count && hnsw_node_block(doomed.nodes[i]) == block; i++)
+		{
+			OffsetNumber offset = hnsw_node_offset(doomed.nodes[i]);
+
+			if (hnsw_tuple_on_page(page, offset, HNSW_TAG_PART) != NULL)
+				PageIndexTupleDeleteNoCompact(page, offset);
+		}
+		GenericXLogFinish(state);
+		RecordPageWithFreeSpace(index, block, PageGetFreeSpace(BufferGetPage(buffer)));
+		UnlockReleaseBuffer(buffer);
+	}
+	if (doomed.nodes)
+		pfree(doomed.nodes);
 }
 
 /* Pass 4: a few rounds, since one reconnection can displace another link. */
@@ -258,6 +416,11 @@ reconnect_unreachable(VectorsIndexHandle *handle)
 		}
 		pfree(graph.elements);
 		pfree(graph.links);
+		if (graph.part_owners)
+		{
+			pfree(graph.part_owners);
+			pfree(graph.part_tids);
+		}
 		if (reconnected == 0)
 			break;
 	}
@@ -269,22 +432,36 @@ hnsw_bulk_delete(IndexVacuumInfo *info, IndexBulkDeleteResult *stats,
 {
 	VectorsIndexHandle handle;
 	NodeSet		deleted = {0};
+	NodeSet		parts = {0};	/* to free if no element names them */
+	PartCensus	census = {0};
 	VectorsNode best_live;
 	int			best_level;
 
 	if (stats == NULL)
 		stats = palloc0(sizeof(IndexBulkDeleteResult));
 	hnsw_handle_init(&handle, info->index);
+	census.parts = handle.parts;
+	census.m = handle.info.m;
 
-	best_live = mark_deleted(info, stats, callback, callback_state, &deleted, &best_level);
-	if (deleted.count == 0)
+	best_live = mark_deleted(info, stats, callback, callback_state, &deleted, &best_level, &census);
+	unnamed_parts(&census, &parts);
+	if (deleted.count == 0 && parts.count == 0)
 		return stats;
-	qsort(deleted.nodes, deleted.count, sizeof(VectorsNode), compare_nodes);
+	if (deleted.count > 0)
+		qsort(deleted.nodes, deleted.count, sizeof(VectorsNode), compare_nodes);
 
 	LockPage(info->index, HNSW_WRITE_LOCK, ExclusiveLock);
-	repair(info, &handle, &deleted, best_live, best_level);
-	free_deleted(info, &deleted);
-	reconnect_unreachable(&handle);
+	if (deleted.count > 0)
+	{
+		repair(info, &handle, &deleted, best_live, best_level);
+		free_deleted(info, &deleted, &census, &parts);
+	}
+	/* Elements first, then their parts: a crash in between leaves only
+	 * unnamed parts, never an element naming freed ones. */
+	if (parts.count > 0)
+		free_parts(info, &census, &parts);
+	if (deleted.count > 0)
+		reconnect_unreachable(&handle);
 	UnlockPage(info->index, HNSW_WRITE_LOCK, ExclusiveLock);
 
 	stats->pages_deleted = 0;

@@ -83,7 +83,11 @@ public final class MemoryGraph: GraphWriter, @unchecked Sendable {
     }
 
     private func grow(to minimum: Int) {
-        let newCapacity = max(minimum, capacity * 2, 1024)
+        // The first allocation is 1,024 nodes, or 1 MB of vectors when
+        // those are large (1,024 vectors of 65,535 floats would be 256 MB,
+        // and the build counts capacity against maintenance_work_mem).
+        let initial = max(1, min(1024, (1 << 20) / (dimensions * 4)))
+        let newCapacity = max(minimum, capacity * 2, initial)
         func regrow<T>(_ old: UnsafeMutablePointer<T>, _ perNode: Int) -> UnsafeMutablePointer<T> {
             let fresh = UnsafeMutablePointer<T>.allocate(capacity: newCapacity * perNode)
             fresh.moveInitialize(from: old, count: count * perNode)
