@@ -56,7 +56,7 @@ extension GraphWriter {
                     candidates.append(Candidate(distance: try visit(existing, query: base).distance, node: existing))
                 }
                 candidates.sort { $0.distance < $1.distance }
-                let chosen = try selectNeighbors(base: base, candidates: candidates, limit: limit, fill: false)
+                let chosen = try selectNeighbors(base: base, candidates: candidates, limit: limit, fill: refillsOnReselection)
                 linked = chosen.contains { $0.node == newNode }
                 return chosen.map(\.node)
             }
@@ -91,13 +91,14 @@ extension GraphWriter {
     /// nearest discarded candidates then fill the room left.
     ///
     /// A new node's own list is filled (it starts with as many links as
-    /// allowed), and so is a list VACUUM repairs. A full list that must take
-    /// a back-link re-selects *without* filling: it keeps only its diverse
-    /// links, which leaves room, so the next several back-links are plain
-    /// appends instead of one re-selection each (a re-selection costs up to
-    /// 2·m distances plus the pairwise diversity tests). On 100,000 GloVe
-    /// vectors that linked about 3x faster than filling everywhere, with the
-    /// same recall at the same ef_search; on layer 0 lists then hold about
+    /// allowed), and so is a list VACUUM repairs. In the in-memory build a
+    /// full list that must take a back-link re-selects *without* filling
+    /// (`refillsOnReselection`): it keeps only its diverse links, which
+    /// leaves room, so the next several back-links are plain appends
+    /// instead of one re-selection each (a re-selection costs up to 2·m
+    /// distances plus the pairwise diversity tests). On 100,000 GloVe
+    /// vectors that linked about 3x faster than refilling, with the same
+    /// recall at the same ef_search; on layer 0 lists then hold about
     /// 20–25 of their 32 slots (docs/INDEX.md).
     /// `candidates` must be sorted nearest first.
     func selectNeighbors(

@@ -194,6 +194,9 @@ public final class MemoryGraph: GraphWriter, @unchecked Sendable {
 
     public func checkInterrupts() {}
 
+    /// The build re-selects sparsely and ends with `reconnectUnreachable`.
+    public var refillsOnReselection: Bool { false }
+
     public func makeVisitedSet() -> DenseVisitedSet { DenseVisitedSet(capacity: count) }
 
     public func withVector<R>(of node: Int32, _ body: (UnsafePointer<Float>) throws -> R) rethrows -> R {

@@ -60,6 +60,15 @@ public protocol GraphWriter: GraphReader {
 
     /// The level `node` was inserted with.
     func level(of node: Node) throws -> Int
+
+    /// Whether a full neighbour list that re-selects to take a back-link
+    /// refills to capacity (dropping one link) or keeps only the diverse
+    /// links (dropping several, which leaves room for the next back-links;
+    /// see `selectNeighbors`). Dropping several can cut a node's last
+    /// incoming link, so only storage that runs `reconnectUnreachable`
+    /// after linking (the in-memory build) re-selects sparsely; the page
+    /// storage, which inserts one row at a time, refills. Default true.
+    var refillsOnReselection: Bool { get }
 }
 
 /// The nodes one search has already looked at.
@@ -83,6 +92,8 @@ public struct HashedVisitedSet<Node: Hashable>: VisitedSet {
 }
 
 extension GraphWriter {
+    public var refillsOnReselection: Bool { true }
+
     /// Storage whose writers are serialized outside (the page storage holds
     /// the index's write lock) needs no more than read, then write.
     public func updateNeighbors(of node: Node, level: Int, _ update: ([Node]) throws -> [Node]?) throws {

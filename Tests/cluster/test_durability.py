@@ -101,7 +101,7 @@ def test_streaming_replica_returns_the_same_results(workdir):
         conn = primary.connect()
         setup_items(conn, "vector_cos_ops")
         as_server_user([f"{BINDIR}/pg_basebackup", "-h", primary.dir, "-p", str(primary.port), "-U", "postgres",
-                        "-D", standby.data, "-R", "-X", "stream", "--no-sync"])
+                        "-D", standby.data, "-R", "-X", "stream", "--no-sync", "--checkpoint=fast"])
         standby.configure(hot_standby="on")
         standby.start()
 
