@@ -229,4 +229,17 @@ int32_t		vectors_build_neighbors(const VectorsBuilder *builder, int64_t node, in
 /* The entry node (or -1 when empty) and its level. */
 int64_t		vectors_build_entry(const VectorsBuilder *builder, int32_t *level);
 
+/*
+ * Asks the CPU to start loading `lines` cache lines from `address` (a hint:
+ * no fault, no effect on results). Swift has no prefetch of its own; the
+ * in-memory build graph uses this to overlap the misses on a node's
+ * neighbours' vectors.
+ */
+static inline void
+vectors_prefetch_lines(const void *address, int lines)
+{
+	for (int i = 0; i < lines; i++)
+		__builtin_prefetch((const char *) address + 64 * i);
+}
+
 #endif							/* VECTORS_SHIM_H */

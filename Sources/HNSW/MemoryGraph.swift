@@ -1,6 +1,7 @@
 #if canImport(Glibc)
 import Glibc
 #endif
+import CVectorsShim
 import Synchronization
 
 /// An HNSW graph held in memory: used to build an index before it is
@@ -30,6 +31,9 @@ public final class MemoryGraph: GraphWriter, @unchecked Sendable {
     private let locks: UnsafeMutablePointer<pthread_mutex_t>
     private let distance: DistanceFunction
     private let slots: Int
+    /// Leading cache lines of a neighbour's vector to prefetch (at most 8:
+    /// the hardware prefetcher streams the rest of a long vector).
+    private let prefetchLines: Int32
 
     public private(set) var count = 0
     private var capacity = 0
@@ -51,6 +55,7 @@ public final class MemoryGraph: GraphWriter, @unchecked Sendable {
         self.parameters = parameters
         self.distance = metric.function
         self.slots = parameters.maxNeighbors(level: 0)
+        self.prefetchLines = Int32(min((dimensions * 4 + 63) / 64, 8))
         vectorStorage = .allocate(capacity: 1)
         layer0 = .allocate(capacity: 1)
         layer0Counts = .allocate(capacity: 1)
@@ -160,6 +165,7 @@ public final class MemoryGraph: GraphWriter, @unchecked Sendable {
         return entry
     }
 
+    @inline(__always)
     public func visit(_ node: Int32, query: UnsafePointer<Float>) -> (distance: Float, live: Bool) {
         let d = distance(query, vectorStorage + Int(node) * dimensions, dimensions)
         return (d, deleted.isEmpty || !deleted.contains(node))
@@ -179,6 +185,7 @@ public final class MemoryGraph: GraphWriter, @unchecked Sendable {
         return withLock(node) { Array(UnsafeBufferPointer(start: slots, count: Int(count.pointee))) }
     }
 
+    @inline(__always)
     public func forEachNeighbor(of node: Int32, level: Int, _ body: (Int32) throws -> Void) rethrows {
         guard let (slots, count) = list(node, level) else { return }
         // Copy out under the lock, visit after releasing it.
@@ -188,6 +195,10 @@ public final class MemoryGraph: GraphWriter, @unchecked Sendable {
                 copy.baseAddress!.update(from: slots, count: n)
                 return n
             }
+            // Start the neighbours' vectors loading before the first
+            // distance, so their cache misses overlap (worth ~4% of build
+            // time at 384 dimensions, where the vectors outgrow the caches).
+            for i in 0..<n { vectors_prefetch_lines(vectorStorage + Int(copy[i]) * dimensions, prefetchLines) }
             for i in 0..<n { try body(copy[i]) }
         }
     }
