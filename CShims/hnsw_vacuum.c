@@ -228,17 +228,22 @@ repair(IndexVacuumInfo *info, VectorsIndexHandle *handle, NodeSet *deleted, Vect
 	pfree(live);
 }
 
-/* Pass 3: remove the deleted (now unlinked) elements and their upper
- * tuples; their vector parts are added to `parts` to be freed next. */
+/*
+ * Visits the pages of a sorted node set one at a time: locks each page,
+ * calls `free_tuple` for every node of the set on it, then WAL-logs the page
+ * and records its free space.
+ */
+typedef void (*FreeTupleFunction) (Page page, BlockNumber block, OffsetNumber offset, void *arg);
+
 static void
-free_deleted(IndexVacuumInfo *info, NodeSet *deleted, PartCensus *census, NodeSet *parts)
+free_on_pages(IndexVacuumInfo *info, NodeSet *nodes, FreeTupleFunction free_tuple, void *arg)
 {
 	Relation	index = info->index;
 	int64		i = 0;
 
-	while (i < deleted->count)
+	while (i < nodes->count)
 	{
-		BlockNumber block = hnsw_node_block(deleted->nodes[i]);
+		BlockNumber block = hnsw_node_block(nodes->nodes[i]);
 		Buffer		buffer;
 		GenericXLogState *state;
 		Page		page;
@@ -248,26 +253,53 @@ free_deleted(IndexVacuumInfo *info, NodeSet *deleted, PartCensus *census, NodeSe
 		LockBuffer(buffer, BUFFER_LOCK_EXCLUSIVE);
 		state = GenericXLogStart(index);
 		page = GenericXLogRegisterBuffer(state, buffer, 0);
-		for (; i < deleted->count && hnsw_node_block(deleted->nodes[i]) == block; i++)
-		{
-			OffsetNumber offset = hnsw_node_offset(deleted->nodes[i]);
-			HnswElementHeader *element = element_at(page, offset);
-
-			if (element == NULL || !(element->flags & HNSW_ELEMENT_DELETED))
-				continue;
-			/* Before any delete: deleting moves the other tuples' data. */
-			for (int k = 0; k < census->parts; k++)
-				node_set_add(parts, hnsw_tid_to_u64(&HnswElementParts(element, census->m)[k]));
-			/* An element's upper tuple is always stored on the element's page. */
-			if (ItemPointerIsValid(&element->upper_tid) &&
-				ItemPointerGetBlockNumber(&element->upper_tid) == block)
-				PageIndexTupleDeleteNoCompact(page, ItemPointerGetOffsetNumber(&element->upper_tid));
-			PageIndexTupleDeleteNoCompact(page, offset);
-		}
+		for (; i < nodes->count && hnsw_node_block(nodes->nodes[i]) == block; i++)
+			free_tuple(page, block, hnsw_node_offset(nodes->nodes[i]), arg);
 		GenericXLogFinish(state);
 		RecordPageWithFreeSpace(index, block, PageGetFreeSpace(BufferGetPage(buffer)));
 		UnlockReleaseBuffer(buffer);
 	}
+}
+
+typedef struct FreeElementsArg
+{
+	PartCensus *census;
+	NodeSet    *parts;			/* the freed elements' parts, to free next */
+} FreeElementsArg;
+
+static void
+free_element(Page page, BlockNumber block, OffsetNumber offset, void *arg)
+{
+	FreeElementsArg *free_arg = (FreeElementsArg *) arg;
+	HnswElementHeader *element = element_at(page, offset);
+
+	if (element == NULL || !(element->flags & HNSW_ELEMENT_DELETED))
+		return;
+	/* Before any delete: deleting moves the other tuples' data. */
+	for (int k = 0; k < free_arg->census->parts; k++)
+		node_set_add(free_arg->parts, hnsw_tid_to_u64(&HnswElementParts(element, free_arg->census->m)[k]));
+	/* An element's upper tuple is always stored on the element's page. */
+	if (ItemPointerIsValid(&element->upper_tid) &&
+		ItemPointerGetBlockNumber(&element->upper_tid) == block)
+		PageIndexTupleDeleteNoCompact(page, ItemPointerGetOffsetNumber(&element->upper_tid));
+	PageIndexTupleDeleteNoCompact(page, offset);
+}
+
+/* Pass 3: remove the deleted (now unlinked) elements and their upper
+ * tuples; their vector parts are added to `parts` to be freed next. */
+static void
+free_deleted(IndexVacuumInfo *info, NodeSet *deleted, PartCensus *census, NodeSet *parts)
+{
+	FreeElementsArg arg = {census, parts};
+
+	free_on_pages(info, deleted, free_element, &arg);
+}
+
+static void
+free_part(Page page, BlockNumber block, OffsetNumber offset, void *arg)
+{
+	if (hnsw_tuple_on_page(page, offset, HNSW_TAG_PART) != NULL)
+		PageIndexTupleDeleteNoCompact(page, offset);
 }
 
 /* Sorts a set and drops repeats. */
@@ -354,9 +386,7 @@ part_is_named(IndexVacuumInfo *info, PartCensus *census, VectorsNode tid_node)
 static void
 free_parts(IndexVacuumInfo *info, PartCensus *census, NodeSet *candidates)
 {
-	Relation	index = info->index;
 	NodeSet		doomed = {0};
-	int64		i = 0;
 
 	node_set_sort(candidates);
 	for (int64 c = 0; c < candidates->count; c++)
@@ -365,29 +395,7 @@ free_parts(IndexVacuumInfo *info, PartCensus *census, NodeSet *candidates)
 		if (!part_is_named(info, census, candidates->nodes[c]))
 			node_set_add(&doomed, candidates->nodes[c]);
 	}
-	while (i < doomed.count)
-	{
-		BlockNumber block = hnsw_node_block(doomed.nodes[i]);
-		Buffer		buffer;
-		GenericXLogState *state;
-		Page		page;
-
-		vacuum_delay_point();
-		buffer = ReadBufferExtended(index, MAIN_FORKNUM, block, RBM_NORMAL, info->strategy);
-		LockBuffer(buffer, BUFFER_LOCK_EXCLUSIVE);
-		state = GenericXLogStart(index);
-		page = GenericXLogRegisterBuffer(state, buffer, 0);
-		for (; i < doomed.count && hnsw_node_block(doomed.nodes[i]) == block; i++)
-		{
-			OffsetNumber offset = hnsw_node_offset(doomed.nodes[i]);
-
-			if (hnsw_tuple_on_page(page, offset, HNSW_TAG_PART) != NULL)
-				PageIndexTupleDeleteNoCompact(page, offset);
-		}
-		GenericXLogFinish(state);
-		RecordPageWithFreeSpace(index, block, PageGetFreeSpace(BufferGetPage(buffer)));
-		UnlockReleaseBuffer(buffer);
-	}
+	free_on_pages(info, &doomed, free_part, NULL);
 	if (doomed.nodes)
 		pfree(doomed.nodes);
 }

@@ -42,10 +42,10 @@ def index_matches_exact(conn, queries, k=10, operator="<->"):
             assert set(found) == set(exact), (found, exact)
 
 
-def test_crash_during_concurrent_inserts(cluster):
-    conn = cluster.connect()
-    setup_items(conn)
-    vectors = glove(20_000, offset=2000)
+def insert_until_killed(cluster, rows, workers):
+    """Inserts (id, vector) rows from `workers` concurrent clients (worker w
+    takes rows w, w + workers, ...), kills the postmaster with SIGKILL after
+    4 seconds and returns the ids whose INSERT returned (committed: autocommit)."""
     committed = []
     lock = threading.Lock()
     stop = threading.Event()
@@ -53,16 +53,16 @@ def test_crash_during_concurrent_inserts(cluster):
     def writer(worker):
         try:
             c = cluster.connect()
-            i = worker
-            while not stop.is_set() and i < len(vectors):
-                c.execute("INSERT INTO items VALUES (%s, %s)", (2000 + i, literal(vectors[i])))
+            for row_id, vector in rows[worker::workers]:
+                if stop.is_set():
+                    break
+                c.execute("INSERT INTO items VALUES (%s, %s)", (row_id, literal(vector)))
                 with lock:
-                    committed.append(2000 + i)  # INSERT returned: committed (autocommit)
-                i += 4
+                    committed.append(row_id)
         except psycopg.Error:
             pass  # the server went away under us: expected
 
-    threads = [threading.Thread(target=writer, args=(w,)) for w in range(4)]
+    threads = [threading.Thread(target=writer, args=(w,)) for w in range(workers)]
     for t in threads:
         t.start()
     time.sleep(4)
@@ -70,6 +70,14 @@ def test_crash_during_concurrent_inserts(cluster):
     stop.set()
     for t in threads:
         t.join(timeout=30)
+    return committed
+
+
+def test_crash_during_concurrent_inserts(cluster):
+    conn = cluster.connect()
+    setup_items(conn)
+    vectors = glove(20_000, offset=2000)
+    committed = insert_until_killed(cluster, [(2000 + i, v) for i, v in enumerate(vectors)], workers=4)
     assert len(committed) > 100, "too few inserts before the crash to mean anything"
 
     cluster.start()  # crash recovery replays the WAL
@@ -188,30 +196,7 @@ def test_crash_during_inserts_of_large_vectors(cluster):
     conn.execute(f"CREATE TABLE items (id integer PRIMARY KEY, embedding vector({dims}))")
     load(conn, "items", vectors[:200])
     conn.execute("CREATE INDEX items_embedding ON items USING vectors (embedding vector_l2_ops)")
-    committed = []
-    lock = threading.Lock()
-    stop = threading.Event()
-
-    def writer(worker):
-        try:
-            c = cluster.connect()
-            i = 200 + worker
-            while not stop.is_set() and i < len(vectors):
-                c.execute("INSERT INTO items VALUES (%s, %s)", (i, literal(vectors[i])))
-                with lock:
-                    committed.append(i)
-                i += 3
-        except psycopg.Error:
-            pass  # the server went away under us: expected
-
-    threads = [threading.Thread(target=writer, args=(w,)) for w in range(3)]
-    for t in threads:
-        t.start()
-    time.sleep(4)
-    cluster.kill9()
-    stop.set()
-    for t in threads:
-        t.join(timeout=30)
+    committed = insert_until_killed(cluster, [(i, vectors[i]) for i in range(200, len(vectors))], workers=3)
     assert len(committed) > 20, "too few inserts before the crash to mean anything"
 
     cluster.start()
