@@ -97,7 +97,7 @@ extension GraphWriter {
     /// leaves room, so the next several back-links are plain appends
     /// instead of one re-selection each (a re-selection costs up to 2·m
     /// distances plus the pairwise diversity tests). On 100,000 GloVe
-    /// vectors that linked about 3x faster than refilling, with the same
+    /// vectors that linked about 2x faster than refilling, with the same
     /// recall at the same ef_search; on layer 0 lists then hold about
     /// 20–25 of their 32 slots (docs/INDEX.md).
     /// `candidates` must be sorted nearest first.
