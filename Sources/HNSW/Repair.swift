@@ -62,15 +62,19 @@ extension GraphWriter {
             _ = visited.insert(node)
             let found = try searchLayer(
                 query: b.baseAddress!, entries: [entry], ef: parameters.efConstruction, level: 0, visited: &visited)
-            let nearest = try found.items.sorted(by: { $0.distance < $1.distance }).filter {
-                try $0.node != node && visit($0.node, query: b.baseAddress!).live
-            }
-            // Prefer one of the nearest with a free slot: an append takes
-            // no link away, where re-selecting or replacing can cut another
-            // node's only incoming link (which is how, under inner product,
-            // reconnecting one node used to orphan the next).
+            // The nearest live nodes, at most a list's worth (liveness is
+            // read only until that many are found).
             let limit = parameters.maxNeighbors(level: 0)
-            for candidate in nearest.prefix(limit) {
+            var nearest: [Candidate<Node>] = []
+            for candidate in found.items.sorted(by: { $0.distance < $1.distance }) where candidate.node != node {
+                if nearest.count == limit { break }
+                if try visit(candidate.node, query: b.baseAddress!).live { nearest.append(candidate) }
+            }
+            // Prefer one of them with a free slot: an append takes no link
+            // away, where re-selecting or replacing can cut another node's
+            // only incoming link (which is how, under inner product,
+            // reconnecting one node used to orphan the next).
+            for candidate in nearest {
                 var appended = false
                 try updateNeighbors(of: candidate.node, level: 0) { current in
                     guard current.count < limit, !current.contains(node) else { return nil }

@@ -42,6 +42,14 @@ def index_matches_exact(conn, queries, k=10, operator="<->"):
             assert set(found) == set(exact), (found, exact)
 
 
+def wait_for_replay(replica, lsn):
+    """Waits (up to a minute) until the standby has replayed the WAL up to `lsn`."""
+    deadline = time.time() + 60
+    while replica.execute("SELECT pg_last_wal_replay_lsn() >= %s::pg_lsn", (lsn,)).fetchone()[0] is not True:
+        assert time.time() < deadline, "standby did not catch up"
+        time.sleep(0.2)
+
+
 def insert_until_killed(cluster, rows, workers):
     """Inserts (id, vector) rows from `workers` concurrent clients (worker w
     takes rows w, w + workers, ...), kills the postmaster with SIGKILL after
@@ -123,10 +131,7 @@ def test_streaming_replica_returns_the_same_results(workdir):
         lsn = conn.execute("SELECT pg_current_wal_insert_lsn()").fetchone()[0]
 
         replica = standby.connect()
-        deadline = time.time() + 60
-        while replica.execute("SELECT pg_last_wal_replay_lsn() >= %s::pg_lsn", (lsn,)).fetchone()[0] is not True:
-            assert time.time() < deadline, "standby did not catch up"
-            time.sleep(0.2)
+        wait_for_replay(replica, lsn)
 
         queries = glove(30, offset=10_000)
         for server in (conn, replica):
@@ -254,10 +259,7 @@ def test_streaming_replica_with_large_vectors(workdir):
         lsn = conn.execute("SELECT pg_current_wal_insert_lsn()").fetchone()[0]
 
         replica = standby.connect()
-        deadline = time.time() + 60
-        while replica.execute("SELECT pg_last_wal_replay_lsn() >= %s::pg_lsn", (lsn,)).fetchone()[0] is not True:
-            assert time.time() < deadline, "standby did not catch up"
-            time.sleep(0.2)
+        wait_for_replay(replica, lsn)
         for server in (conn, replica):
             server.execute("SET enable_seqscan = off")
         for q in rng.uniform(-1, 1, size=(10, dims)).astype(np.float32):

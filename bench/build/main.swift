@@ -54,7 +54,7 @@ print(String(format: "%d x %d-d %@, m %d, ef_construction %d, %d threads: linked
              rows, dims, "\(metric)", m, efConstruction, threads, linked, seconds, Double(linked) / seconds))
 
 let unreachable = graph.unreachableNodes().count
-let afterReconnect = try graph.reconnectUnreachable(passes: Int(ProcessInfo.processInfo.environment["PASSES"] ?? "3")!)
+let afterReconnect = try graph.reconnectUnreachable()  // as vectors_build_link does
 print("unreachable after linking: \(unreachable); after CREATE INDEX's reconnection pass: \(afterReconnect)")
 let degree = (0..<Int32(linked)).reduce(0) { $0 + graph.neighbors(of: $1, level: 0).count }
 print(String(format: "layer-0 links per node: %.1f on average (at most %d)", Double(degree) / Double(max(linked, 1)), 2 * m))
