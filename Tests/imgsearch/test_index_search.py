@@ -7,6 +7,7 @@ Images: PNGs from Debian's openclipart-png, JPEG photos from
 mate-backgrounds, JPEGs with EXIF capture times and cameras written here by
 Pillow, and the broken files of the CLIP decoder tests.
 """
+import atexit
 import glob
 import json
 import os
@@ -47,11 +48,28 @@ def binary(imgsearch_bin):
     BINARY = imgsearch_bin
 
 
+_shared_binary = None
+
+
+def shared_binary():
+    """A copy of the binary another user can run: the checkout may sit in a
+    directory only its owner can enter (a clone into `mktemp -d` is 0700).
+    Its libraries come from the toolchain's runpath, not from beside it."""
+    global _shared_binary
+    if _shared_binary is None:
+        directory = tempfile.mkdtemp(prefix="imgsearch-bin-")
+        os.chmod(directory, 0o755)
+        atexit.register(shutil.rmtree, directory, True)
+        _shared_binary = shutil.copy2(BINARY, os.path.join(directory, "imgsearch"))
+    return _shared_binary
+
+
 def run(*args, env=None, check=None, user=None):
-    """Runs imgsearch; `check` is the expected exit status (None: any)."""
+    """Runs imgsearch (as `user` if given); `check` is the expected exit status (None: any)."""
     command = [BINARY, *args]
     if user:
-        command = ["runuser", "-u", user, "--", "env", *[f"{k}={v}" for k, v in (env or {}).items()], *command]
+        command = ["runuser", "-u", user, "--", "env", *[f"{k}={v}" for k, v in (env or {}).items()],
+                   shared_binary(), *args]
         env = None
     result = subprocess.run(command, capture_output=True, text=True, env={**os.environ, **(env or {})}, timeout=600)
     if check is not None:
