@@ -16,9 +16,13 @@
 #ifndef VECTORS_SHIM_H
 #define VECTORS_SHIM_H
 
+#ifndef _GNU_SOURCE
+#define _GNU_SOURCE				/* mremap, before any system header */
+#endif
 #include <stddef.h>
 #include <stdint.h>
 #include <stdbool.h>
+#include <sys/mman.h>
 
 #include "vectors_limits.h"
 
@@ -240,6 +244,55 @@ vectors_prefetch_lines(const void *address, int lines)
 {
 	for (int i = 0; i < lines; i++)
 		__builtin_prefetch((const char *) address + 64 * i);
+}
+
+/*
+ * Large in-memory build arrays (HNSW MemoryGraph): anonymous mappings that
+ * start on a 2 MiB boundary and are marked for transparent huge pages.
+ * Growing moves the pages with mremap to a new aligned range (page tables
+ * move, data is not copied; an unaligned destination would split the huge
+ * pages). NULL when the kernel refuses.
+ */
+#define VECTORS_HUGE_PAGE		((size_t) 2 << 20)
+
+static inline void *
+vectors_huge_reserve(size_t bytes)
+{
+	char	   *p = mmap(NULL, bytes + VECTORS_HUGE_PAGE, PROT_READ | PROT_WRITE,
+						 MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	char	   *aligned;
+
+	if (p == MAP_FAILED)
+		return NULL;
+	aligned = (char *) (((uintptr_t) p + VECTORS_HUGE_PAGE - 1) & ~(uintptr_t) (VECTORS_HUGE_PAGE - 1));
+	if (aligned > p)
+		munmap(p, aligned - p);
+	munmap(aligned + bytes, (p + bytes + VECTORS_HUGE_PAGE) - (aligned + bytes));
+	(void) madvise(aligned, bytes, MADV_HUGEPAGE);
+	return aligned;
+}
+
+static inline void *
+vectors_huge_map(size_t bytes)
+{
+	return vectors_huge_reserve(bytes);
+}
+
+static inline void *
+vectors_huge_remap(void *old, size_t old_bytes, size_t new_bytes)
+{
+	void	   *target = vectors_huge_reserve(new_bytes);
+	void	   *p;
+
+	if (target == NULL)
+		return NULL;
+	p = mremap(old, old_bytes, new_bytes, MREMAP_MAYMOVE | MREMAP_FIXED, target);
+	if (p == MAP_FAILED)
+	{
+		munmap(target, new_bytes);
+		return NULL;
+	}
+	return p;
 }
 
 #endif							/* VECTORS_SHIM_H */

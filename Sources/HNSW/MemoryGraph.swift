@@ -56,8 +56,8 @@ public final class MemoryGraph: GraphWriter, @unchecked Sendable {
         self.distance = metric.function
         self.slots = parameters.maxNeighbors(level: 0)
         self.prefetchLines = Int32(min((dimensions * 4 + 63) / 64, 8))
-        vectorStorage = .allocate(capacity: 1)
-        layer0 = .allocate(capacity: 1)
+        vectorStorage = HugePages.allocate(Float.self, count: 0)
+        layer0 = HugePages.allocate(Int32.self, count: 0)
         layer0Counts = .allocate(capacity: 1)
         upperSlots = .allocate(capacity: 1)
         upperCounts = .allocate(capacity: 1)
@@ -68,8 +68,8 @@ public final class MemoryGraph: GraphWriter, @unchecked Sendable {
     }
 
     deinit {
-        vectorStorage.deallocate()
-        layer0.deallocate()
+        HugePages.deallocate(vectorStorage, count: capacity * dimensions)
+        HugePages.deallocate(layer0, count: capacity * slots)
         layer0Counts.deallocate()
         upperSlots.deallocate()
         upperCounts.deallocate()
@@ -99,8 +99,9 @@ public final class MemoryGraph: GraphWriter, @unchecked Sendable {
             old.deallocate()
             return fresh
         }
-        vectorStorage = regrow(vectorStorage, dimensions)
-        layer0 = regrow(layer0, slots)
+        vectorStorage = HugePages.grow(
+            vectorStorage, from: capacity * dimensions, to: newCapacity * dimensions, used: count * dimensions)
+        layer0 = HugePages.grow(layer0, from: capacity * slots, to: newCapacity * slots, used: count * slots)
         layer0Counts = regrow(layer0Counts, 1)
         capacity = newCapacity
     }
@@ -186,7 +187,9 @@ public final class MemoryGraph: GraphWriter, @unchecked Sendable {
     }
 
     @inline(__always)
-    public func forEachNeighbor(of node: Int32, level: Int, _ body: (Int32) throws -> Void) rethrows {
+    public func forEachUnvisitedNeighbor(
+        of node: Int32, level: Int, visited: inout DenseVisitedSet, _ body: (Int32) throws -> Void
+    ) rethrows {
         guard let (slots, count) = list(node, level) else { return }
         // Copy out under the lock, visit after releasing it.
         try withUnsafeTemporaryAllocation(of: Int32.self, capacity: self.slots) { copy in
@@ -198,8 +201,11 @@ public final class MemoryGraph: GraphWriter, @unchecked Sendable {
             // Start the neighbours' vectors loading before the first
             // distance, so their cache misses overlap (worth ~4% of build
             // time at 384 dimensions, where the vectors outgrow the caches).
+            // Filtering visited nodes out before prefetching was measured
+            // slower (the larger loop stopped the search from inlining its
+            // heap operations; 60,000 MiniLM vectors: 8.8 s vs 6.9 s).
             for i in 0..<n { vectors_prefetch_lines(vectorStorage + Int(copy[i]) * dimensions, prefetchLines) }
-            for i in 0..<n { try body(copy[i]) }
+            for i in 0..<n where visited.insert(copy[i]) { try body(copy[i]) }
         }
     }
 
@@ -243,5 +249,45 @@ public final class MemoryGraph: GraphWriter, @unchecked Sendable {
         defer { pthread_mutex_unlock(entryLock) }
         // Concurrent inserts: only ever raise the entry level.
         if entry == nil || level > entry!.level || entry!.node == node { entry = (node, level) }
+    }
+}
+
+/// Large arrays that a search reads at random (vectors, layer-0 lists):
+/// mapped directly and marked for transparent huge pages, so a read costs a
+/// cache miss but rarely also a page-table walk (4 KiB pages give a Zen 4
+/// core 12 MB of TLB reach; the vectors of 110,000 384-d rows are 170 MB).
+/// Linking 110,000 MiniLM vectors took 12.8 s instead of 15.0 s in CREATE
+/// INDEX. Without huge pages (a kernel set to `never`) this is plain memory.
+enum HugePages {
+    /// Below one huge page, plain malloc.
+    static let threshold = 2 << 20
+
+    static func allocate<T>(_ type: T.Type, count: Int) -> UnsafeMutablePointer<T> {
+        let bytes = count * MemoryLayout<T>.stride
+        guard bytes >= threshold else { return .allocate(capacity: max(count, 1)) }
+        guard let raw = vectors_huge_map(bytes) else { fatalError("out of memory mapping \(bytes) bytes") }
+        return raw.bindMemory(to: T.self, capacity: count)
+    }
+
+    /// A larger array holding the first `used` elements of `old`.
+    static func grow<T>(_ old: UnsafeMutablePointer<T>, from oldCount: Int, to newCount: Int, used: Int)
+        -> UnsafeMutablePointer<T> {
+        let oldBytes = oldCount * MemoryLayout<T>.stride
+        let newBytes = newCount * MemoryLayout<T>.stride
+        if oldBytes >= threshold {
+            guard let raw = vectors_huge_remap(old, oldBytes, newBytes) else {
+                fatalError("out of memory mapping \(newBytes) bytes")
+            }
+            return raw.bindMemory(to: T.self, capacity: newCount)
+        }
+        let fresh = allocate(T.self, count: newCount)
+        fresh.moveInitialize(from: old, count: used)
+        deallocate(old, count: oldCount)
+        return fresh
+    }
+
+    static func deallocate<T>(_ pointer: UnsafeMutablePointer<T>, count: Int) {
+        let bytes = count * MemoryLayout<T>.stride
+        if bytes >= threshold { munmap(pointer, bytes) } else { pointer.deallocate() }
     }
 }

@@ -20,8 +20,7 @@ extension GraphReader {
             if results.count >= ef, let worst = results.top, current.distance > worst.distance { break }
             expanded += 1
             if expanded % 64 == 0 { try checkInterrupts() }
-            try forEachNeighbor(of: current.node, level: level) { neighbor in
-                guard visited.insert(neighbor) else { return }
+            try forEachUnvisitedNeighbor(of: current.node, level: level, visited: &visited) { neighbor in
                 let (distance, _) = try visit(neighbor, query: query)
                 if results.count < ef || distance < results.top!.distance {
                     let candidate = Candidate(distance: distance, node: neighbor)

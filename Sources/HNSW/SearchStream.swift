@@ -140,8 +140,7 @@ public final class SearchStream<G: GraphReader> {
                 if continues { expandedLive.push(current) }
                 if !results.items.contains(where: { $0.node == current.node }) { offer(current) }
             }
-            try graph.forEachNeighbor(of: current.node, level: 0) { neighbor in
-                guard visited.insert(neighbor) else { return }
+            try graph.forEachUnvisitedNeighbor(of: current.node, level: 0, visited: &visited) { neighbor in
                 let (distance, live) = try graph.visit(neighbor, query: q)
                 let candidate = Candidate(distance: distance, node: neighbor)
                 if !live { deleted.insert(neighbor) }

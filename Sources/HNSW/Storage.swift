@@ -27,9 +27,12 @@ public protocol GraphReader {
     /// `node`'s neighbours on `level` (empty above the node's own level).
     func neighbors(of node: Node, level: Int) throws -> [Node]
 
-    /// Calls `body` with each of `node`'s neighbours on `level`; storage that
-    /// can avoid building an array (the search loop's hot path) does.
-    func forEachNeighbor(of node: Node, level: Int, _ body: (Node) throws -> Void) throws
+    /// The search loop's hot path: adds each of `node`'s neighbours on
+    /// `level` to `visited` and calls `body` with those that were not there
+    /// yet. Page storage filters before it prefetches the new neighbours'
+    /// tuples, so no prefetch goes to pages of nodes already seen.
+    func forEachUnvisitedNeighbor(
+        of node: Node, level: Int, visited: inout Visited, _ body: (Node) throws -> Void) throws
 
     /// Called between units of work in long loops: page storage checks for
     /// query cancel and statement timeout here.
@@ -109,8 +112,10 @@ extension GraphWriter {
 }
 
 extension GraphReader {
-    public func forEachNeighbor(of node: Node, level: Int, _ body: (Node) throws -> Void) throws {
-        for neighbor in try neighbors(of: node, level: level) { try body(neighbor) }
+    public func forEachUnvisitedNeighbor(
+        of node: Node, level: Int, visited: inout Visited, _ body: (Node) throws -> Void
+    ) throws {
+        for neighbor in try neighbors(of: node, level: level) where visited.insert(neighbor) { try body(neighbor) }
     }
 }
 

@@ -62,13 +62,21 @@ final class PageGraph: GraphWriter {
     }
 
     /// The search loop's hot path: the list is copied from the page into
-    /// stack memory (the page is unlocked before `body` reads other pages).
-    func forEachNeighbor(of node: UInt64, level: Int, _ body: (UInt64) throws -> Void) throws {
+    /// stack memory (the page is unlocked before `body` reads other pages),
+    /// visited nodes are dropped, and the rest prefetched.
+    func forEachUnvisitedNeighbor(
+        of node: UInt64, level: Int, visited: inout NodeIDSet, _ body: (UInt64) throws -> Void
+    ) throws {
         try withUnsafeTemporaryAllocation(of: UInt64.self, capacity: maxNeighbors) { buffer in
-            var count: Int32 = 0
-            try check(vectors_page_neighbors(handle, node, Int32(level), buffer.baseAddress!, Int32(maxNeighbors), &count))
-            vectors_page_prefetch(handle, buffer.baseAddress!, count)
-            for i in 0..<Int(count) { try body(buffer[i]) }
+            var listed: Int32 = 0
+            try check(vectors_page_neighbors(handle, node, Int32(level), buffer.baseAddress!, Int32(maxNeighbors), &listed))
+            var n = 0
+            for i in 0..<Int(listed) where visited.insert(buffer[i]) {
+                buffer[n] = buffer[i]
+                n += 1
+            }
+            vectors_page_prefetch(handle, buffer.baseAddress!, Int32(n))
+            for i in 0..<n { try body(buffer[i]) }
         }
     }
 
