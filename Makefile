@@ -43,6 +43,10 @@ SHLIB_LINK = $(SWIFT_LIB) $(SWIFT_STATIC)/x86_64/swiftrt.o \
 PGXS := $(shell $(PG_CONFIG) --pgxs)
 include $(PGXS)
 
+# PGXS tracks no header dependencies (unless PostgreSQL was configured with
+# --enable-depend): every C file is rebuilt when a shim header changes.
+$(OBJS): $(wildcard CShims/*.h CShims/include/*.h)
+
 # SwiftPM is incremental, so asking it every time is cheap and always right.
 .PHONY: swift-lib
 swift-lib:

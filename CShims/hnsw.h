@@ -11,6 +11,10 @@
  *            slots. Fixed size for a given index.
  *   upper:   tag, level count, for each layer 1..level its neighbour count
  *            and m slots. Only nodes with level >= 1 (about 1/m of them).
+ *   links:   a layer-0 list kept apart from its element: tag, count, the
+ *            owning element's TID, 2*m slots. Only written by CREATE INDEX,
+ *            to use room a page has left that no whole node fits in (see
+ *            hnsw_build.c); its element then ends after the vector.
  *   part:    only in an index whose vectors do not fit one page with their
  *            links ("external vectors", decided at CREATE INDEX from dims
  *            and m, recorded in the metapage): tag, part number, the owning
@@ -51,8 +55,10 @@
 #define HNSW_TAG_ELEMENT		0x45	/* 'E' */
 #define HNSW_TAG_UPPER			0x55	/* 'U' */
 #define HNSW_TAG_PART			0x50	/* 'P' */
+#define HNSW_TAG_LINKS			0x4C	/* 'L' */
 
 #define HNSW_ELEMENT_DELETED	0x01	/* heap row gone; still linked, never returned */
+#define HNSW_ELEMENT_LINKS_APART 0x02	/* layer-0 list in the links tuple at links_tid */
 
 typedef struct HnswMetaPageData
 {
@@ -84,7 +90,17 @@ typedef struct HnswElementHeader
 	uint16		count0;			/* used layer-0 slots */
 	ItemPointerData heap_tid;
 	ItemPointerData upper_tid;	/* invalid when level == 0 */
+	ItemPointerData links_tid;	/* with HNSW_ELEMENT_LINKS_APART; zero otherwise */
 } HnswElementHeader;
+
+/* A layer-0 list apart from its element. */
+typedef struct HnswLinksHeader
+{
+	uint8		tag;			/* HNSW_TAG_LINKS */
+	uint8		reserved;
+	uint16		count;			/* used slots */
+	ItemPointerData owner;		/* the element (node ID) the list belongs to */
+} HnswLinksHeader;
 
 typedef struct HnswUpperHeader
 {
@@ -103,7 +119,7 @@ typedef struct HnswPartHeader
 } HnswPartHeader;
 
 StaticAssertDecl(offsetof(HnswElementHeader, tag) == 0 && offsetof(HnswUpperHeader, tag) == 0 &&
-				 offsetof(HnswPartHeader, tag) == 0,
+				 offsetof(HnswPartHeader, tag) == 0 && offsetof(HnswLinksHeader, tag) == 0,
 				 "hnsw_tuple_on_page reads the tag from a tuple's first byte");
 
 #define HNSW_ELEMENT_VECTOR_OFFSET	MAXALIGN(sizeof(HnswElementHeader))
@@ -112,6 +128,12 @@ StaticAssertDecl(offsetof(HnswElementHeader, tag) == 0 && offsetof(HnswUpperHead
 	((ItemPointerData *) ((char *) (e) + HNSW_ELEMENT_VECTOR_OFFSET + sizeof(float) * (dims)))
 #define HnswElementSize(dims, m) \
 	MAXALIGN(HNSW_ELEMENT_VECTOR_OFFSET + sizeof(float) * (dims) + sizeof(ItemPointerData) * 2 * (m))
+/* An element whose layer-0 list is apart ends after its vector. */
+#define HnswVectorElementSize(dims) \
+	MAXALIGN(HNSW_ELEMENT_VECTOR_OFFSET + sizeof(float) * (dims))
+#define HNSW_LINKS_SLOTS_OFFSET	MAXALIGN(sizeof(HnswLinksHeader))
+#define HnswLinksSlots(l)		((ItemPointerData *) ((char *) (l) + HNSW_LINKS_SLOTS_OFFSET))
+#define HnswLinksSize(m)		MAXALIGN(HNSW_LINKS_SLOTS_OFFSET + sizeof(ItemPointerData) * 2 * (m))
 #define HnswUpperSlotsOffset(levels)	MAXALIGN(offsetof(HnswUpperHeader, counts) + sizeof(uint16) * (levels))
 #define HnswUpperSlots(u) \
 	((ItemPointerData *) ((char *) (u) + HnswUpperSlotsOffset((u)->levels)))
@@ -292,6 +314,7 @@ extern void hnsw_init_page(Page page, uint16 flags);
 extern void hnsw_write_metapage(Relation index, ForkNumber fork, VectorsIndexInfo *info, bool logged);
 extern void hnsw_read_metapage(Relation index, HnswMetaPageData *meta);
 extern void *hnsw_tuple_on_page(Page page, OffsetNumber offset, uint8 tag);
+extern HnswLinksHeader *hnsw_links_on_page(Page page, ItemPointer tid, VectorsNode owner);
 extern VectorsNode hnsw_add_element(VectorsIndexHandle *handle, const float *vector, int level, ItemPointer heap_tid);
 extern HnswPartHeader *hnsw_part_on_page(Page page, ItemPointer tid, VectorsNode owner, int index);
 
@@ -317,6 +340,7 @@ typedef struct HnswGraphScan
 	int64		heap_row_count;
 	int64		heap_row_capacity;
 	int64		missing_rows;
+	int64		missing_lists;	/* live elements whose list kept apart is gone */
 	int			metric;
 	int			dimensions;
 	int			parts;			/* the metapage's vector_parts */

@@ -154,11 +154,133 @@ node_level(BuildState *state, int64 node)
 	return Min(vectors_build_level(state->builder, node), state->handle.max_level);
 }
 
+/* Bytes a node's upper tuple takes beside its element (0 on level 0). */
+static Size
+upper_space(BuildState *state, int64 node)
+{
+	int			level = node_level(state, node);
+
+	return level > 0 ? HnswUpperSize(level, state->handle.info.m) + sizeof(ItemIdData) : 0;
+}
+
 /*
- * Writes the in-memory graph: placement first (node number -> TID, filling
- * pages in node order, each node's upper tuple next to its element, then
- * the parts of an external vector), then the pages themselves with
- * neighbour numbers translated to TIDs.
+ * Placement of an index whose vectors are inside their elements: node
+ * number -> TID, filling pages in node order, each node's upper tuple next
+ * to its element.
+ *
+ * A page rarely ends where a node does: at 384 dimensions and m = 16 four
+ * whole nodes (1,756 bytes each) leave 1,128 of a page's 8,156 bytes, two
+ * thirds of a node, empty, and at 50 dimensions the remainder is smaller
+ * than anything. Where that room holds layer-0 lists, the build keeps some
+ * lists apart from their elements (`links` tuples): an element without its
+ * list is 1,564 bytes, so five fit a page ("apart" page: the first stays
+ * whole, four lists wait), and the next "whole" pages take four whole nodes
+ * plus five waiting lists each (the lists go oldest first). Pages then
+ * carry 4.5 nodes on average instead of 4 (0.89x the index size). A page
+ * is an apart page while fewer lists wait than a whole page takes. Reading
+ * a list kept apart costs a search one more page access when it expands
+ * that node; distances, far more frequent, read only the element.
+ *
+ * Returns the number of lists kept apart: `links_tids` has their places
+ * (invalid for lists inside their elements) and `links_order` their nodes
+ * in page order. `*last_block` is the last page used.
+ */
+static int64
+place_nodes(BuildState *state, int64 count, ItemPointerData *tids, ItemPointerData *links_tids,
+			int64 *links_order, BlockNumber *last_block)
+{
+	int			dims = state->handle.info.dimensions;
+	int			m = state->handle.info.m;
+	Size		page_space = HNSW_MAX_TUPLE_SIZE + sizeof(ItemIdData);
+	Size		whole = HnswElementSize(dims, m) + sizeof(ItemIdData);
+	Size		apart = HnswVectorElementSize(dims) + sizeof(ItemIdData);
+	Size		list = HnswLinksSize(m) + sizeof(ItemIdData);
+	/* Lists a page of whole level-0 nodes has room for after them. */
+	int64		absorbed = (page_space - (page_space / whole) * whole) / list;
+	bool		keep_apart = absorbed > 0 && page_space / apart > page_space / whole;
+	BlockNumber block = HNSW_METAPAGE_BLKNO;
+	int64		next = 0,
+				waiting = 0,	/* links_order[waiting..placed) have no place yet */
+				placed = 0;
+
+	while (next < count || waiting < placed)
+	{
+		int64		first = next;
+		int64		whole_end;	/* nodes first..whole_end-1 keep their lists */
+		Size		free_space = page_space;
+		OffsetNumber offset = InvalidOffsetNumber;
+
+		block++;
+		if (keep_apart && placed - waiting < absorbed)
+		{
+			while (next < count && apart + upper_space(state, next) <= free_space)
+				free_space -= apart + upper_space(state, next++);
+			for (whole_end = first; whole_end < next && whole - apart <= free_space; whole_end++)
+				free_space -= whole - apart;
+		}
+		else
+		{
+			while (next < count && whole + upper_space(state, next) <= free_space)
+				free_space -= whole + upper_space(state, next++);
+			whole_end = next;
+		}
+		for (int64 i = first; i < next; i++)
+		{
+			if (node_level(state, i) > 0)
+				offset++;		/* the upper tuple, just before its element */
+			offset++;
+			ItemPointerSet(&tids[i], block, offset);
+			ItemPointerSetInvalid(&links_tids[i]);
+			if (i >= whole_end)
+				links_order[placed++] = i;
+		}
+		for (; waiting < placed && list <= free_space; waiting++)
+		{
+			free_space -= list;
+			ItemPointerSet(&links_tids[links_order[waiting]], block, ++offset);
+		}
+	}
+	*last_block = block;
+	return placed;
+}
+
+/* Writes the lists kept apart that are placed before page `before`. */
+static void
+write_apart_lists(BuildState *state, Buffer *buffer, ItemPointerData *tids, ItemPointerData *links_tids,
+				  int64 *links_order, int64 count, int64 *next, BlockNumber before)
+{
+	int			m = state->handle.info.m;
+	HnswLinksHeader *links = palloc0(HnswLinksSize(m));
+	int64	   *neighbors = palloc(sizeof(int64) * 2 * m);
+
+	for (; *next < count; (*next)++)
+	{
+		int64		node = links_order[*next];
+		ItemPointer tid = &links_tids[node];
+		Page		page;
+		int			n;
+
+		if (ItemPointerGetBlockNumber(tid) >= before)
+			break;
+		page = build_page(state->handle.index, buffer, ItemPointerGetBlockNumber(tid));
+		memset(links, 0, HnswLinksSize(m));
+		links->tag = HNSW_TAG_LINKS;
+		links->owner = tids[node];
+		n = vectors_build_neighbors(state->builder, node, 0, neighbors);
+		for (int k = 0; k < n; k++)
+			HnswLinksSlots(links)[k] = tids[neighbors[k]];
+		links->count = (uint16) n;
+		add_placed(state->handle.index, page, links, HnswLinksSize(m), ItemPointerGetOffsetNumber(tid));
+	}
+	pfree(links);
+	pfree(neighbors);
+}
+
+/*
+ * Writes the in-memory graph: placement first (node number -> TID; see
+ * place_nodes, or for external vectors each element followed by its
+ * parts), then the pages themselves, in block order, with neighbour
+ * numbers translated to TIDs.
  */
 static void
 write_graph(BuildState *state)
@@ -172,7 +294,11 @@ write_graph(BuildState *state)
 	Size		element_size = hnsw_element_size(dims, m, parts);
 	ItemPointerData *tids;
 	ItemPointerData *part_tids = NULL;	/* parts of node i at [i * parts] */
-	PageCursor	cursor = {HNSW_METAPAGE_BLKNO, InvalidOffsetNumber, 0};
+	ItemPointerData *links_tids = NULL; /* lists kept apart (parts == 0) */
+	int64	   *links_order = NULL;
+	int64		links_count = 0,
+				links_written = 0;
+	BlockNumber last_block;
 	int64	   *neighbors = palloc(sizeof(int64) * 2 * m);
 	HnswElementHeader *element = palloc0(element_size);
 	HnswUpperHeader *upper = palloc0(HnswUpperSize(HNSW_MAX_LEVEL, m));
@@ -185,21 +311,32 @@ write_graph(BuildState *state)
 	pgstat_progress_update_param(PROGRESS_CREATEIDX_SUBPHASE, VECTORS_BUILD_PHASE_WRITE);
 	tids = MemoryContextAllocHuge(CurrentMemoryContext, sizeof(ItemPointerData) * Max(count, 1));
 	if (parts > 0)
-		part_tids = MemoryContextAllocHuge(CurrentMemoryContext, sizeof(ItemPointerData) * Max(count, 1) * parts);
-	for (int64 i = 0; i < count; i++)
 	{
-		int			level = node_level(state, i);
-		Size		needed = element_size + sizeof(ItemIdData) +
-			(level > 0 ? HnswUpperSize(level, m) + sizeof(ItemIdData) : 0);
-		OffsetNumber first = place_tuples(&cursor, needed, level > 0 ? 2 : 1);
+		PageCursor	cursor = {HNSW_METAPAGE_BLKNO, InvalidOffsetNumber, 0};
 
-		ItemPointerSet(&tids[i], cursor.block, level > 0 ? OffsetNumberNext(first) : first);
-		for (int k = 0; k < parts; k++)
+		part_tids = MemoryContextAllocHuge(CurrentMemoryContext, sizeof(ItemPointerData) * Max(count, 1) * parts);
+		for (int64 i = 0; i < count; i++)
 		{
-			OffsetNumber offset = place_tuples(&cursor, HnswPartSize(hnsw_part_floats(dims, k)) + sizeof(ItemIdData), 1);
+			int			level = node_level(state, i);
+			Size		needed = element_size + sizeof(ItemIdData) +
+				(level > 0 ? HnswUpperSize(level, m) + sizeof(ItemIdData) : 0);
+			OffsetNumber first = place_tuples(&cursor, needed, level > 0 ? 2 : 1);
 
-			ItemPointerSet(&part_tids[i * parts + k], cursor.block, offset);
+			ItemPointerSet(&tids[i], cursor.block, level > 0 ? OffsetNumberNext(first) : first);
+			for (int k = 0; k < parts; k++)
+			{
+				OffsetNumber offset = place_tuples(&cursor, HnswPartSize(hnsw_part_floats(dims, k)) + sizeof(ItemIdData), 1);
+
+				ItemPointerSet(&part_tids[i * parts + k], cursor.block, offset);
+			}
 		}
+		last_block = cursor.block;
+	}
+	else
+	{
+		links_tids = MemoryContextAllocHuge(CurrentMemoryContext, sizeof(ItemPointerData) * Max(count, 1));
+		links_order = MemoryContextAllocHuge(CurrentMemoryContext, sizeof(int64) * Max(count, 1));
+		links_count = place_nodes(state, count, tids, links_tids, links_order, &last_block);
 	}
 
 	for (int64 i = 0; i < count; i++)
@@ -208,8 +345,13 @@ write_graph(BuildState *state)
 		const float *vector = vectors_build_vector(builder, i);
 		int			n;
 
+		bool		apart = links_tids != NULL && ItemPointerIsValid(&links_tids[i]);
+
 		if (i % 1024 == 0)
 			CHECK_FOR_INTERRUPTS();
+		/* Pages are written in order: first the lists placed before this page. */
+		write_apart_lists(state, &buffer, tids, links_tids, links_order, links_count, &links_written,
+						  ItemPointerGetBlockNumber(&tids[i]));
 		page = build_page(index, &buffer, ItemPointerGetBlockNumber(&tids[i]));
 
 		memset(element, 0, element_size);
@@ -221,10 +363,18 @@ write_graph(BuildState *state)
 			memcpy(HnswElementVector(element), vector, sizeof(float) * dims);
 		else
 			memcpy(HnswElementParts(element, m), &part_tids[i * parts], sizeof(ItemPointerData) * parts);
-		n = vectors_build_neighbors(builder, i, 0, neighbors);
-		for (int k = 0; k < n; k++)
-			HnswElementSlots(element, state->handle.inline_dimensions)[k] = tids[neighbors[k]];
-		element->count0 = (uint16) n;
+		if (apart)
+		{
+			element->flags |= HNSW_ELEMENT_LINKS_APART;
+			element->links_tid = links_tids[i];
+		}
+		else
+		{
+			n = vectors_build_neighbors(builder, i, 0, neighbors);
+			for (int k = 0; k < n; k++)
+				HnswElementSlots(element, state->handle.inline_dimensions)[k] = tids[neighbors[k]];
+			element->count0 = (uint16) n;
+		}
 
 		if (level > 0)
 		{
@@ -244,7 +394,8 @@ write_graph(BuildState *state)
 			ItemPointerSet(&element->upper_tid, ItemPointerGetBlockNumber(&tids[i]),
 						   ItemPointerGetOffsetNumber(&tids[i]) - 1);
 		}
-		add_placed(index, page, element, element_size, ItemPointerGetOffsetNumber(&tids[i]));
+		add_placed(index, page, element, apart ? HnswVectorElementSize(dims) : element_size,
+				   ItemPointerGetOffsetNumber(&tids[i]));
 
 		for (int k = 0; k < parts; k++)
 		{
@@ -259,6 +410,8 @@ write_graph(BuildState *state)
 			add_placed(index, page, part, HnswPartSize(floats), ItemPointerGetOffsetNumber(tid));
 		}
 	}
+	write_apart_lists(state, &buffer, tids, links_tids, links_order, links_count, &links_written,
+					  InvalidBlockNumber);
 	if (BufferIsValid(buffer))
 	{
 		MarkBufferDirty(buffer);
@@ -278,13 +431,18 @@ write_graph(BuildState *state)
 			meta->entry_offset = ItemPointerGetOffsetNumber(&tids[entry]);
 			meta->entry_level = (uint8) Min(entry_level, state->handle.max_level);
 		}
-		meta->last_block = count > 0 ? cursor.block : InvalidBlockNumber;
+		meta->last_block = count > 0 ? last_block : InvalidBlockNumber;
 	}
 	MarkBufferDirty(buffer);
 	UnlockReleaseBuffer(buffer);
 	pfree(tids);
 	if (part_tids)
 		pfree(part_tids);
+	if (links_tids)
+	{
+		pfree(links_tids);
+		pfree(links_order);
+	}
 	if (part)
 		pfree(part);
 	pfree(neighbors);

@@ -6,7 +6,9 @@
  *   - every live heap row with a vector has a live element (missing_rows);
  *   - every part of a live element's external vector is there, naming that
  *     element and its place (a missing one counts in bad_links). Parts no
- *     element names (left by a crash mid-insert) are ignored: VACUUM frees them.
+ *     element names (left by a crash mid-insert) are ignored: VACUUM frees them;
+ *   - every live element's layer-0 list kept apart is there, naming that
+ *     element (a missing one counts in bad_links).
  * The heap is locked in ShareLock for the duration, so no insert is half done.
  */
 #include "postgres.h"
@@ -64,6 +66,32 @@ add_link(HnswGraphScan *state, int64 *capacity, ItemPointer tid)
 	state->links[state->link_count++] = hnsw_tid_to_u64(tid);
 }
 
+/* Adds the links of `node`'s layer-0 list kept apart (none if it is gone:
+ * then the element's links are what they are, and reachability shows it). */
+static void
+add_apart_links(Relation index, HnswGraphScan *state, int64 *capacity, CheckedElement *element,
+				ItemPointer tid, BlockNumber nblocks)
+{
+	Buffer		buffer;
+	HnswLinksHeader *links = NULL;
+
+	if (ItemPointerIsValid(tid) && ItemPointerGetBlockNumber(tid) != HNSW_METAPAGE_BLKNO &&
+		ItemPointerGetBlockNumber(tid) < nblocks)
+	{
+		buffer = ReadBuffer(index, ItemPointerGetBlockNumber(tid));
+		LockBuffer(buffer, BUFFER_LOCK_SHARE);
+		links = hnsw_links_on_page(BufferGetPage(buffer), tid, element->node);
+		if (links != NULL)
+			for (int i = 0; i < links->count && i < 2 * VECTORS_HNSW_MAX_M; i++)
+				add_link(state, capacity, &HnswLinksSlots(links)[i]);
+		UnlockReleaseBuffer(buffer);
+	}
+	/* A deleted element may have lost its list to a VACUUM that crashed
+	 * before freeing the element too. */
+	if (links == NULL && !element->deleted)
+		state->missing_lists++;
+}
+
 /* Remembers a live external element's part TIDs for check_parts. */
 static void
 add_parts(HnswGraphScan *state, int64 *capacity, VectorsNode node, HnswElementHeader *element, int m)
@@ -100,11 +128,15 @@ collect(Relation index, HnswGraphScan *state, int m)
 	for (BlockNumber block = HNSW_METAPAGE_BLKNO + 1; block < nblocks; block++)
 	{
 		Buffer		buffer = ReadBuffer(index, block);
-		Page		page;
+		PGAlignedBlock copy;
+		Page		page = copy.data;
 
+		/* Work on a copy: a list kept apart is on another page, and a
+		 * reader locks one page at a time. */
 		CHECK_FOR_INTERRUPTS();
 		LockBuffer(buffer, BUFFER_LOCK_SHARE);
-		page = BufferGetPage(buffer);
+		memcpy(page, BufferGetPage(buffer), BLCKSZ);
+		UnlockReleaseBuffer(buffer);
 		for (OffsetNumber offset = FirstOffsetNumber; !PageIsNew(page) && offset <= PageGetMaxOffsetNumber(page); offset++)
 		{
 			HnswElementHeader *element = hnsw_tuple_on_page(page, offset, HNSW_TAG_ELEMENT);
@@ -123,8 +155,11 @@ collect(Relation index, HnswGraphScan *state, int m)
 			checked->deleted = (element->flags & HNSW_ELEMENT_DELETED) != 0;
 			checked->reached = false;
 			checked->first_link = state->link_count;
-			for (int i = 0; i < element->count0; i++)
-				add_link(state, &link_capacity, &HnswElementSlots(element, inline_dimensions)[i]);
+			if (element->flags & HNSW_ELEMENT_LINKS_APART)
+				add_apart_links(index, state, &link_capacity, checked, &element->links_tid, nblocks);
+			else
+				for (int i = 0; i < element->count0; i++)
+					add_link(state, &link_capacity, &HnswElementSlots(element, inline_dimensions)[i]);
 			if (state->parts > 0 && !checked->deleted)
 				add_parts(state, &part_capacity, checked->node, element, m);
 			if (element->level > 0 && ItemPointerIsValid(&element->upper_tid) &&
@@ -140,7 +175,6 @@ collect(Relation index, HnswGraphScan *state, int m)
 			}
 			checked->link_count = state->link_count - checked->first_link;
 		}
-		UnlockReleaseBuffer(buffer);
 	}
 }
 
@@ -186,7 +220,8 @@ hnsw_scan_graph(Relation index, HnswGraphScan *state)
 	state->metric = meta.metric;
 	state->parts = meta.vector_parts;
 	collect(index, state, meta.m);
-	/* Links must point at elements. */
+	/* Lists kept apart must be there; links must point at elements. */
+	bad_links = state->missing_lists;
 	for (int64 i = 0; i < state->link_count; i++)
 		if (find_element(state, state->links[i]) < 0)
 			bad_links++;

@@ -624,6 +624,41 @@ vectors_page_vector(VectorsIndexHandle *handle, VectorsNode node, float *out)
 	return status;
 }
 
+/*
+ * The links tuple at `tid` of a locked page if it holds `owner`'s layer-0
+ * list, else NULL (the element was freed and the slot reused meanwhile).
+ */
+HnswLinksHeader *
+hnsw_links_on_page(Page page, ItemPointer tid, VectorsNode owner)
+{
+	HnswLinksHeader *links = hnsw_tuple_on_page(page, ItemPointerGetOffsetNumber(tid), HNSW_TAG_LINKS);
+
+	if (links == NULL || hnsw_tid_to_u64(&links->owner) != owner)
+		return NULL;
+	return links;
+}
+
+/* Copies `node`'s layer-0 list from its links tuple (its element's page is
+ * no longer locked: a reader holds one page lock at a time). */
+static int
+read_apart_links(VectorsIndexHandle *handle, VectorsNode node, ItemPointer tid, VectorsNode *out, int capacity)
+{
+	Buffer		buffer = read_buffer_hinted(handle->index, ItemPointerGetBlockNumber(tid));
+	HnswLinksHeader *links;
+	int			count = 0;
+
+	LockBuffer(buffer, BUFFER_LOCK_SHARE);
+	links = hnsw_links_on_page(BufferGetPage(buffer), tid, node);
+	if (links != NULL)
+	{
+		count = Min(links->count, capacity);
+		for (int i = 0; i < count; i++)
+			out[i] = hnsw_tid_to_u64(&HnswLinksSlots(links)[i]);
+	}
+	UnlockReleaseBuffer(buffer);
+	return count;
+}
+
 /* Reads the upper tuple of `element` (on a page we hold locked) and copies
  * the neighbours of `level` >= 1. */
 static int
@@ -664,7 +699,7 @@ vectors_page_neighbors(VectorsIndexHandle *handle, VectorsNode node, int32_t lev
 		HnswElementHeader copy;
 
 		*count = 0;
-		if (element != NULL && level == 0)
+		if (element != NULL && level == 0 && !(element->flags & HNSW_ELEMENT_LINKS_APART))
 		{
 			ItemPointerData *slots = HnswElementSlots(element, handle->inline_dimensions);
 
@@ -675,7 +710,10 @@ vectors_page_neighbors(VectorsIndexHandle *handle, VectorsNode node, int32_t lev
 		if (element != NULL)
 			copy = *element;
 		UnlockReleaseBuffer(buffer);
-		/* Upper layers live in another tuple; read it without holding this page. */
+		/* Upper layers, and a layer-0 list kept apart, live in other tuples;
+		 * read them without holding this page. */
+		if (element != NULL && level == 0 && (copy.flags & HNSW_ELEMENT_LINKS_APART))
+			*count = read_apart_links(handle, node, &copy.links_tid, out, capacity);
 		if (element != NULL && level > 0 && level <= copy.level)
 			*count = read_upper_neighbors(handle, &copy, level, out, capacity);
 	});
@@ -716,7 +754,7 @@ vectors_page_set_neighbors(VectorsIndexHandle *handle, VectorsNode node, int32_t
 			GenericXLogAbort(state);
 			UnlockReleaseBuffer(buffer);
 		}
-		else if (level == 0)
+		else if (level == 0 && !(element->flags & HNSW_ELEMENT_LINKS_APART))
 		{
 			ItemPointerData *slots = HnswElementSlots(element, handle->inline_dimensions);
 
@@ -724,6 +762,29 @@ vectors_page_set_neighbors(VectorsIndexHandle *handle, VectorsNode node, int32_t
 				hnsw_u64_to_tid(neighbors[i], &slots[i]);
 			element->count0 = (uint16) count;
 			GenericXLogFinish(state);
+			UnlockReleaseBuffer(buffer);
+		}
+		else if (level == 0)
+		{
+			ItemPointerData links_tid = element->links_tid;
+			HnswLinksHeader *links;
+
+			GenericXLogAbort(state);
+			UnlockReleaseBuffer(buffer);
+
+			buffer = ReadBuffer(handle->index, ItemPointerGetBlockNumber(&links_tid));
+			LockBuffer(buffer, BUFFER_LOCK_EXCLUSIVE);
+			page = begin_change(handle->index, buffer, &state);
+			links = hnsw_links_on_page(page, &links_tid, node);
+			if (links == NULL)
+				GenericXLogAbort(state);
+			else
+			{
+				for (int i = 0; i < count; i++)
+					hnsw_u64_to_tid(neighbors[i], &HnswLinksSlots(links)[i]);
+				links->count = (uint16) count;
+				GenericXLogFinish(state);
+			}
 			UnlockReleaseBuffer(buffer);
 		}
 		else

