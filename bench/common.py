@@ -187,6 +187,16 @@ def settings(conn, names):
         return {n: cur.execute(f"SHOW {n}").fetchone()[0] for n in names}
 
 
+def quiet_load_average(limit=0.5, timeout=120):
+    """The 1-minute load average once it is below `limit` (waiting up to
+    `timeout` seconds: the setup's compile and the ground truth just before
+    a run raise it without being other jobs), else the last reading."""
+    deadline = time.time() + timeout
+    while os.getloadavg()[0] >= limit and time.time() < deadline:
+        time.sleep(5)
+    return os.getloadavg()
+
+
 def machine(load_before):
     cpu = next((l.split(":", 1)[1].strip() for l in open("/proc/cpuinfo") if l.startswith("model name")), "?")
     mem = next(int(l.split()[1]) for l in open("/proc/meminfo") if l.startswith("MemTotal"))

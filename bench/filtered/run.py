@@ -32,7 +32,7 @@ import numpy as np
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
 from common import (K, Server, copy_binary, create_extensions, ground_truth, load_glove, log, machine,  # noqa: E402
-                    now, qps_at, run_queries, settings, tool_versions, vector_text)
+                    now, qps_at, quiet_load_average, run_queries, settings, tool_versions, vector_text)
 
 BUCKETS = 1000
 # name, extension, session settings
@@ -129,7 +129,7 @@ def main():
         log(f"ground truth: bucket < {limit}: {len(rows)} rows, {args.queries} queries, cosine, top-{K}")
         truth[limit] = rows[ground_truth(base[rows], queries, K)]
 
-    load_before = os.getloadavg()
+    load_before = quiet_load_average()
     server = Server(os.path.join(args.pginstall, "bin"), args.port,
                     {"shared_buffers": "1GB", "maintenance_work_mem": "2GB"}, prefix="vectors-bench-filtered.")
     results = {"started": now()}

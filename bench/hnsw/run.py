@@ -27,7 +27,7 @@ import numpy as np
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
 from common import (K, Server, copy_binary, create_extensions, explain, ground_truth, load_glove, load_minilm, log,  # noqa: E402
-                    machine, now, qps_at as qps_at_sweep, run_queries, settings, tool_versions, vector_text)
+                    machine, now, qps_at as qps_at_sweep, quiet_load_average, run_queries, settings, tool_versions, vector_text)
 
 
 def main():
@@ -67,7 +67,7 @@ def main():
     truth = ground_truth(base, queries, K)
     query_texts = [vector_text(q) for q in queries]
 
-    load_before = os.getloadavg()
+    load_before = quiet_load_average()
     server = Server(os.path.join(args.pginstall, "bin"), args.port,
                     {"shared_buffers": "1GB", "maintenance_work_mem": "2GB"}, prefix="vectors-bench-hnsw.")
     results = {"started": now()}
