@@ -169,14 +169,14 @@ upper_space(BuildState *state, int64 node)
  * to its element.
  *
  * A page rarely ends where a node does: at 384 dimensions and m = 16 four
- * whole nodes (1,756 bytes each) leave 1,128 of a page's 8,156 bytes, two
+ * whole nodes (1,756 bytes each) leave 1,132 of a page's 8,156 bytes, two
  * thirds of a node, empty, and at 50 dimensions the remainder is smaller
  * than anything. Where that room holds layer-0 lists, the build keeps some
  * lists apart from their elements (`links` tuples): an element without its
  * list is 1,564 bytes, so five fit a page ("apart" page: the first stays
  * whole, four lists wait), and the next "whole" pages take four whole nodes
  * plus five waiting lists each (the lists go oldest first). Pages then
- * carry 4.5 nodes on average instead of 4 (0.89x the index size). A page
+ * carry 4.5 nodes on average instead of 4 (0.88x the index size). A page
  * is an apart page while fewer lists wait than a whole page takes. Reading
  * a list kept apart costs a search one more page access when it expands
  * that node; distances, far more frequent, read only the element.
@@ -250,9 +250,13 @@ write_apart_lists(BuildState *state, Buffer *buffer, ItemPointerData *tids, Item
 				  int64 *links_order, int64 count, int64 *next, BlockNumber before)
 {
 	int			m = state->handle.info.m;
-	HnswLinksHeader *links = palloc0(HnswLinksSize(m));
-	int64	   *neighbors = palloc(sizeof(int64) * 2 * m);
+	HnswLinksHeader *links;
+	int64	   *neighbors;
 
+	if (*next >= count || ItemPointerGetBlockNumber(&links_tids[links_order[*next]]) >= before)
+		return;
+	links = palloc0(HnswLinksSize(m));
+	neighbors = palloc(sizeof(int64) * 2 * m);
 	for (; *next < count; (*next)++)
 	{
 		int64		node = links_order[*next];
@@ -344,7 +348,6 @@ write_graph(BuildState *state)
 		int			level = node_level(state, i);
 		const float *vector = vectors_build_vector(builder, i);
 		int			n;
-
 		bool		apart = links_tids != NULL && ItemPointerIsValid(&links_tids[i]);
 
 		if (i % 1024 == 0)
