@@ -152,15 +152,18 @@ def test_streaming_replica_returns_the_same_results(workdir, tile):
         primary.stop("immediate")
 
 
-def test_concurrent_inserts_searches_and_vacuum(cluster, workdir):
+# tile 4: readers follow layer-0 lists kept apart while writers relink them.
+@pytest.mark.parametrize("tile", [1, 4])
+def test_concurrent_inserts_searches_and_vacuum(cluster, workdir, tile):
     conn = cluster.connect()
-    setup_items(conn, rows=3000)
+    setup_items(conn, rows=3000, tile=tile)
     conn.execute("CREATE SEQUENCE item_ids START 100000")
+    dims = 50 * tile
     scripts = {
         "insert.sql": "INSERT INTO items SELECT nextval('item_ids'), "
-                      "(SELECT array_agg(random() - 0.5)::real[] FROM generate_series(1, 50));\n",
+                      f"(SELECT array_agg(random() - 0.5)::real[] FROM generate_series(1, {dims}));\n",
         "search.sql": "SELECT id FROM items ORDER BY embedding <-> "
-                      "(SELECT array_agg(random() - 0.5)::real[]::vector FROM generate_series(1, 50)) LIMIT 10;\n",
+                      f"(SELECT array_agg(random() - 0.5)::real[]::vector FROM generate_series(1, {dims})) LIMIT 10;\n",
         "delete.sql": "DELETE FROM items WHERE id = (SELECT (random() * 3000)::integer);\n",
         "vacuum.sql": "VACUUM items;\n",
     }
