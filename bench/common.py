@@ -197,6 +197,17 @@ def quiet_load_average(limit=0.5, timeout=120):
     return os.getloadavg()
 
 
+def machine_line(m):
+    """The report's machine line: quiet when the load average before the run
+    was below 0.5 (quiet_load_average waited for that), else shared."""
+    load = f"load average {m['loadavg_before'][0]:.2f} before, {m['loadavg_after'][0]:.2f} after"
+    head = f"- Machine: {m['cpu']}, {m['cores']} cores, {m['memory_gib']} GiB, Linux {m['kernel']}"
+    if m["loadavg_before"][0] < 0.5:
+        return f"{head}; nothing else running ({load}, the benchmark's own)."
+    return (f"{head}. **Shared with other jobs**: {load}; expect a few percent (sometimes more) of noise in "
+            f"times and QPS.")
+
+
 def machine(load_before):
     cpu = next((l.split(":", 1)[1].strip() for l in open("/proc/cpuinfo") if l.startswith("model name")), "?")
     mem = next(int(l.split()[1]) for l in open("/proc/meminfo") if l.startswith("MemTotal"))

