@@ -322,9 +322,8 @@ write_graph(BuildState *state)
 		for (int64 i = 0; i < count; i++)
 		{
 			int			level = node_level(state, i);
-			Size		needed = element_size + sizeof(ItemIdData) +
-				(level > 0 ? HnswUpperSize(level, m) + sizeof(ItemIdData) : 0);
-			OffsetNumber first = place_tuples(&cursor, needed, level > 0 ? 2 : 1);
+			OffsetNumber first = place_tuples(&cursor, element_size + sizeof(ItemIdData) + upper_space(state, i),
+											  level > 0 ? 2 : 1);
 
 			ItemPointerSet(&tids[i], cursor.block, level > 0 ? OffsetNumberNext(first) : first);
 			for (int k = 0; k < parts; k++)

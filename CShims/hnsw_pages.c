@@ -638,48 +638,56 @@ hnsw_links_on_page(Page page, ItemPointer tid, VectorsNode owner)
 	return links;
 }
 
-/* Copies `node`'s layer-0 list from its links tuple (its element's page is
- * no longer locked: a reader holds one page lock at a time). */
-static int
-read_apart_links(VectorsIndexHandle *handle, VectorsNode node, ItemPointer tid, VectorsNode *out, int capacity)
+/*
+ * Where `node`'s list on `level` is when it is not inside the element: the
+ * links tuple at `tid` for layer 0, the upper tuple at `tid` above. Sets
+ * `slots` and `count` into the locked `page`; false if the tuple is gone
+ * (its slot freed or reused since the element was read).
+ */
+static bool
+list_in_tuple(Page page, ItemPointer tid, VectorsNode node, int level, int m,
+			  ItemPointerData **slots, uint16 **count)
 {
-	Buffer		buffer = read_buffer_hinted(handle->index, ItemPointerGetBlockNumber(tid));
-	HnswLinksHeader *links;
-	int			count = 0;
-
-	LockBuffer(buffer, BUFFER_LOCK_SHARE);
-	links = hnsw_links_on_page(BufferGetPage(buffer), tid, node);
-	if (links != NULL)
+	if (level == 0)
 	{
-		count = Min(links->count, capacity);
-		for (int i = 0; i < count; i++)
-			out[i] = hnsw_tid_to_u64(&HnswLinksSlots(links)[i]);
+		HnswLinksHeader *links = hnsw_links_on_page(page, tid, node);
+
+		if (links == NULL)
+			return false;
+		*slots = HnswLinksSlots(links);
+		*count = &links->count;
 	}
-	UnlockReleaseBuffer(buffer);
-	return count;
+	else
+	{
+		HnswUpperHeader *upper = upper_on_page(page, tid);
+
+		if (upper == NULL || level > upper->levels)
+			return false;
+		*slots = HnswUpperSlots(upper) + (level - 1) * m;
+		*count = &upper->counts[level - 1];
+	}
+	return true;
 }
 
-/* Reads the upper tuple of `element` (on a page we hold locked) and copies
- * the neighbours of `level` >= 1. */
+/* Copies `node`'s list on `level` from the tuple at `tid` (list_in_tuple);
+ * its element's page is no longer locked: a reader holds one page lock at
+ * a time. */
 static int
-read_upper_neighbors(VectorsIndexHandle *handle, HnswElementHeader *element, int level,
-					 VectorsNode *out, int capacity)
+read_list_apart(VectorsIndexHandle *handle, VectorsNode node, ItemPointer tid, int level,
+				VectorsNode *out, int capacity)
 {
-	ItemPointerData upper_tid = element->upper_tid;
 	Buffer		buffer;
-	HnswUpperHeader *upper;
+	ItemPointerData *slots;
+	uint16	   *listed;
 	int			count = 0;
 
-	if (!ItemPointerIsValid(&upper_tid))
+	if (!ItemPointerIsValid(tid))
 		return 0;
-	buffer = read_buffer_hinted(handle->index, ItemPointerGetBlockNumber(&upper_tid));
+	buffer = read_buffer_hinted(handle->index, ItemPointerGetBlockNumber(tid));
 	LockBuffer(buffer, BUFFER_LOCK_SHARE);
-	upper = upper_on_page(BufferGetPage(buffer), &upper_tid);
-	if (upper && level <= upper->levels)
+	if (list_in_tuple(BufferGetPage(buffer), tid, node, level, handle->info.m, &slots, &listed))
 	{
-		ItemPointerData *slots = HnswUpperSlots(upper) + (level - 1) * handle->info.m;
-
-		count = Min(upper->counts[level - 1], capacity);
+		count = Min(*listed, capacity);
 		for (int i = 0; i < count; i++)
 			out[i] = hnsw_tid_to_u64(&slots[i]);
 	}
@@ -713,9 +721,9 @@ vectors_page_neighbors(VectorsIndexHandle *handle, VectorsNode node, int32_t lev
 		/* Upper layers, and a layer-0 list kept apart, live in other tuples;
 		 * read them without holding this page. */
 		if (element != NULL && level == 0 && (copy.flags & HNSW_ELEMENT_LINKS_APART))
-			*count = read_apart_links(handle, node, &copy.links_tid, out, capacity);
+			*count = read_list_apart(handle, node, &copy.links_tid, 0, out, capacity);
 		if (element != NULL && level > 0 && level <= copy.level)
-			*count = read_upper_neighbors(handle, &copy, level, out, capacity);
+			*count = read_list_apart(handle, node, &copy.upper_tid, level, out, capacity);
 	});
 	return status;
 }
@@ -739,7 +747,6 @@ vectors_page_set_neighbors(VectorsIndexHandle *handle, VectorsNode node, int32_t
 		GenericXLogState *state;
 		Page		page;
 		HnswElementHeader *element;
-		ItemPointerData upper_tid;
 		int			m = handle->info.m;
 
 		check_node(handle, node);
@@ -764,50 +771,27 @@ vectors_page_set_neighbors(VectorsIndexHandle *handle, VectorsNode node, int32_t
 			GenericXLogFinish(state);
 			UnlockReleaseBuffer(buffer);
 		}
-		else if (level == 0)
-		{
-			ItemPointerData links_tid = element->links_tid;
-			HnswLinksHeader *links;
-
-			GenericXLogAbort(state);
-			UnlockReleaseBuffer(buffer);
-
-			buffer = ReadBuffer(handle->index, ItemPointerGetBlockNumber(&links_tid));
-			LockBuffer(buffer, BUFFER_LOCK_EXCLUSIVE);
-			page = begin_change(handle->index, buffer, &state);
-			links = hnsw_links_on_page(page, &links_tid, node);
-			if (links == NULL)
-				GenericXLogAbort(state);
-			else
-			{
-				for (int i = 0; i < count; i++)
-					hnsw_u64_to_tid(neighbors[i], &HnswLinksSlots(links)[i]);
-				links->count = (uint16) count;
-				GenericXLogFinish(state);
-			}
-			UnlockReleaseBuffer(buffer);
-		}
 		else
 		{
-			HnswUpperHeader *upper;
+			/* A layer-0 list kept apart, or an upper layer: another tuple,
+			 * locked after this page is released. */
+			ItemPointerData tid = level == 0 ? element->links_tid : element->upper_tid;
+			ItemPointerData *slots;
+			uint16	   *listed;
 
-			upper_tid = element->upper_tid;
 			GenericXLogAbort(state);
 			UnlockReleaseBuffer(buffer);
 
-			buffer = ReadBuffer(handle->index, ItemPointerGetBlockNumber(&upper_tid));
+			buffer = ReadBuffer(handle->index, ItemPointerGetBlockNumber(&tid));
 			LockBuffer(buffer, BUFFER_LOCK_EXCLUSIVE);
 			page = begin_change(handle->index, buffer, &state);
-			upper = upper_on_page(page, &upper_tid);
-			if (upper == NULL || level > upper->levels)
+			if (!list_in_tuple(page, &tid, node, level, m, &slots, &listed))
 				GenericXLogAbort(state);
 			else
 			{
-				ItemPointerData *slots = HnswUpperSlots(upper) + (level - 1) * m;
-
 				for (int i = 0; i < count; i++)
 					hnsw_u64_to_tid(neighbors[i], &slots[i]);
-				upper->counts[level - 1] = (uint16) count;
+				*listed = (uint16) count;
 				GenericXLogFinish(state);
 			}
 			UnlockReleaseBuffer(buffer);

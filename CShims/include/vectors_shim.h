@@ -253,10 +253,10 @@ vectors_prefetch_lines(const void *address, int lines)
  * move, data is not copied; an unaligned destination would split the huge
  * pages). NULL when the kernel refuses.
  */
-#define VECTORS_HUGE_PAGE		((size_t) 2 << 20)
+#define VECTORS_HUGE_PAGE		(2 << 20)
 
 static inline void *
-vectors_huge_reserve(size_t bytes)
+vectors_huge_map(size_t bytes)
 {
 	char	   *p = mmap(NULL, bytes + VECTORS_HUGE_PAGE, PROT_READ | PROT_WRITE,
 						 MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
@@ -273,15 +273,9 @@ vectors_huge_reserve(size_t bytes)
 }
 
 static inline void *
-vectors_huge_map(size_t bytes)
-{
-	return vectors_huge_reserve(bytes);
-}
-
-static inline void *
 vectors_huge_remap(void *old, size_t old_bytes, size_t new_bytes)
 {
-	void	   *target = vectors_huge_reserve(new_bytes);
+	void	   *target = vectors_huge_map(new_bytes);
 	void	   *p;
 
 	if (target == NULL)

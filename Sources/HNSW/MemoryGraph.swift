@@ -269,7 +269,7 @@ public final class MemoryGraph: GraphWriter, @unchecked Sendable {
 /// INDEX. Without huge pages (a kernel set to `never`) this is plain memory.
 enum HugePages {
     /// Below one huge page, plain malloc.
-    static let threshold = 2 << 20
+    static let threshold = Int(VECTORS_HUGE_PAGE)
 
     static func allocate<T>(_ type: T.Type, count: Int) -> UnsafeMutablePointer<T> {
         let bytes = count * MemoryLayout<T>.stride
