@@ -324,8 +324,9 @@ typedef struct CheckedElement
 	uint64		heap_tid;
 	bool		deleted;
 	bool		reached;
-	int			first_link;		/* index into links[] */
-	int			link_count;
+	int			first_link;		/* index into links[]: layer 0's first */
+	int			link_count;		/* on all layers */
+	int			layer0_links;	/* the first ones, on layer 0 */
 } CheckedElement;
 
 typedef struct HnswGraphScan

@@ -160,6 +160,7 @@ collect(Relation index, HnswGraphScan *state, int m)
 			else
 				for (int i = 0; i < element->count0; i++)
 					add_link(state, &link_capacity, &HnswElementSlots(element, inline_dimensions)[i]);
+			checked->layer0_links = state->link_count - checked->first_link;
 			if (state->parts > 0 && !checked->deleted)
 				add_parts(state, &part_capacity, checked->node, element, m);
 			if (element->level > 0 && ItemPointerIsValid(&element->upper_tid) &&
@@ -202,8 +203,10 @@ heap_callback(Relation index, ItemPointer tid, Datum *values, bool *isnull, bool
 }
 
 /*
- * Reads the whole graph and marks what the entry point reaches (all
- * layers). Returns the number of links that point at no element.
+ * Reads the whole graph and marks what the entry point reaches on layer 0,
+ * where every search ends and every row is found (a node reached only
+ * through upper-layer links would be passed over by a search's descent).
+ * Returns the number of links that point at no element.
  */
 int64
 hnsw_scan_graph(Relation index, HnswGraphScan *state)
@@ -226,7 +229,7 @@ hnsw_scan_graph(Relation index, HnswGraphScan *state)
 		if (find_element(state, state->links[i]) < 0)
 			bad_links++;
 
-	/* Breadth-first from the entry point over all layers. */
+	/* Breadth-first from the entry point over layer 0. */
 	queue = MemoryContextAllocHuge(CurrentMemoryContext, sizeof(int64) * Max(state->count, 1));
 	if (meta.entry_block != InvalidBlockNumber)
 	{
@@ -244,7 +247,7 @@ hnsw_scan_graph(Relation index, HnswGraphScan *state)
 	{
 		CheckedElement *e = &state->elements[queue[head++]];
 
-		for (int i = 0; i < e->link_count; i++)
+		for (int i = 0; i < e->layer0_links; i++)
 		{
 			int64		target = find_element(state, state->links[e->first_link + i]);
 

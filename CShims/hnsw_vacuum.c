@@ -422,11 +422,18 @@ free_parts(IndexVacuumInfo *info, PartCensus *census, NodeSet *candidates)
 		pfree(doomed.nodes);
 }
 
-/* Pass 4: a few rounds, since one reconnection can displace another link. */
+/*
+ * Pass 4: rounds until no live node is unreachable. A reconnection never
+ * cuts another node's last incoming link (HNSW keepingReferred), so one
+ * round usually suffices; a second finds nodes whose only way in was
+ * through a node just reconnected. A round that reconnects nothing ends it.
+ */
+#define HNSW_RECONNECT_ROUNDS	10
+
 static void
 reconnect_unreachable(VectorsIndexHandle *handle)
 {
-	for (int pass = 0; pass < 3; pass++)
+	for (int pass = 0; pass < HNSW_RECONNECT_ROUNDS; pass++)
 	{
 		HnswGraphScan graph;
 		int64		reconnected = 0;
@@ -451,6 +458,7 @@ reconnect_unreachable(VectorsIndexHandle *handle)
 			pfree(graph.part_owners);
 			pfree(graph.part_tids);
 		}
+		elog(DEBUG1, "vectors: reconnect round %d: %lld unreachable", pass, (long long) reconnected);
 		if (reconnected == 0)
 			break;
 	}

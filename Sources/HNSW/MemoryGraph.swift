@@ -221,7 +221,14 @@ public final class MemoryGraph: GraphWriter, @unchecked Sendable {
     public func checkInterrupts() {}
 
     /// The build re-selects sparsely and ends with `reconnectUnreachable`.
-    public var refillsOnReselection: Bool { false }
+    /// (Tests set it to insert as the page storage does.)
+    public var refillsOnReselection = false
+
+    /// Off while `linkAll` links on several threads; `reconnectUnreachable`
+    /// turns it on. Only for single-threaded use when on: `updateNeighbors`
+    /// then runs its closure without the list's lock, because keeping a
+    /// link reads other nodes' lists, and a thread may hold one lock only.
+    public var keepsIncomingLinks = false
 
     public func makeVisitedSet() -> DenseVisitedSet { DenseVisitedSet(capacity: count) }
 
@@ -244,6 +251,11 @@ public final class MemoryGraph: GraphWriter, @unchecked Sendable {
 
     public func updateNeighbors(of node: Int32, level: Int, _ update: ([Int32]) throws -> [Int32]?) rethrows {
         guard let (slots, count) = list(node, level) else { return }
+        if keepsIncomingLinks {
+            guard let changed = try update(neighbors(of: node, level: level)) else { return }
+            setNeighbors(of: node, level: level, to: changed)
+            return
+        }
         try withLock(node) {
             let current = Array(UnsafeBufferPointer(start: slots, count: Int(count.pointee)))
             guard let changed = try update(current) else { return }

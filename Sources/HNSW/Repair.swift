@@ -48,8 +48,8 @@ extension GraphWriter {
 extension GraphWriter {
     /// Gives an unreachable live `node` an incoming link: a search from the
     /// entry point finds its nearest reachable live nodes; the nearest with
-    /// a free slot links to it, or else the nearest one does (re-selecting,
-    /// or replacing its farthest link). HNSW does not guarantee
+    /// a free slot links to it, or else the nearest that can replace a link
+    /// (`giveIncomingLink`). HNSW does not guarantee
     /// that every node keeps an incoming link as lists are pruned (under
     /// inner product, which is not a metric, about 1% lose theirs), and
     /// vacuum can remove a node's only referrers.
@@ -57,11 +57,17 @@ extension GraphWriter {
     public func reconnect(_ node: Node, parameters: HNSWParameters) throws -> Bool {
         let base = try vector(of: node)
         return try base.withUnsafeBufferPointer { b in
-            guard let (entry, _) = try descend(query: b.baseAddress!, toLevel: 0) else { return false }
+            guard let (landing, _) = try descend(query: b.baseAddress!, toLevel: 0),
+                  let (entryNode, _) = try entryPoint() else { return false }
+            // Layer 0 is searched from the entry point too: the descent can
+            // land on `node` itself (reached through upper layers only),
+            // and reachability is counted from the entry point.
+            var entries = [Candidate(distance: try visit(entryNode, query: b.baseAddress!).distance, node: entryNode)]
+            if landing.node != entryNode { entries.append(landing) }
             var visited = makeVisitedSet()
             _ = visited.insert(node)
             let found = try searchLayer(
-                query: b.baseAddress!, entries: [entry], ef: parameters.efConstruction, level: 0, visited: &visited)
+                query: b.baseAddress!, entries: entries, ef: parameters.efConstruction, level: 0, visited: &visited)
             // The nearest live nodes, at most a list's worth (liveness is
             // read only until that many are found).
             let limit = parameters.maxNeighbors(level: 0)
@@ -70,50 +76,41 @@ extension GraphWriter {
                 if nearest.count == limit { break }
                 if try visit(candidate.node, query: b.baseAddress!).live { nearest.append(candidate) }
             }
-            // Prefer one of them with a free slot: an append takes no link
-            // away, where re-selecting or replacing can cut another node's
-            // only incoming link (which is how, under inner product,
-            // reconnecting one node used to orphan the next).
-            for candidate in nearest {
-                var appended = false
-                try updateNeighbors(of: candidate.node, level: 0) { current in
-                    guard current.count < limit, !current.contains(node) else { return nil }
-                    appended = true
-                    return current + [node]
-                }
-                if appended { return true }
-            }
-            guard let candidate = nearest.first else { return false }
-            if try !link(candidate.node, to: node, distance: candidate.distance, level: 0, parameters: parameters) {
-                try forceLink(candidate.node, to: node, level: 0)
-            }
-            return true
+            return try giveIncomingLink(to: node, from: nearest, level: 0, parameters: parameters)
         }
     }
 }
 
 extension MemoryGraph {
-    /// Live nodes that no path from the entry point reaches.
+    /// Live nodes that no path on layer 0 from the entry point reaches
+    /// (every search ends on layer 0; a node reached only through an upper
+    /// layer's links would be passed over).
     public func unreachableNodes() -> [Int32] {
         guard let (entry, _) = entryPoint() else { return [] }
         var reached = DenseVisitedSet(capacity: count)
         var stack = [entry]
         _ = reached.insert(entry)
         while let node = stack.popLast() {
-            for level in 0...level(of: node) {
-                for next in neighbors(of: node, level: level) where reached.insert(next) { stack.append(next) }
-            }
+            for next in neighbors(of: node, level: 0) where reached.insert(next) { stack.append(next) }
         }
         return (0..<Int32(count)).filter { !reached.contains($0) && !deleted.contains($0) }
     }
 
-    /// Reconnects every unreachable node (a few passes: a reconnection can
-    /// displace another node's last incoming link). Returns how many remain.
+    /// Reconnects every unreachable node, in rounds until none is left (a
+    /// node reconnected from an unreachable region stays unreachable until
+    /// that region is reconnected), with `keepsIncomingLinks` on, so no
+    /// reconnection cuts another node's last incoming link. Stops early
+    /// after a round that reconnected nothing. Returns how many remain.
     @discardableResult
-    public func reconnectUnreachable(passes: Int = 3) throws -> Int {
+    public func reconnectUnreachable(rounds: Int = 10) throws -> Int {
+        let saved = keepsIncomingLinks
+        keepsIncomingLinks = true
+        defer { keepsIncomingLinks = saved }
         var orphans = unreachableNodes()
-        for _ in 0..<passes where !orphans.isEmpty {
-            for node in orphans { _ = try reconnect(node, parameters: parameters) }
+        for _ in 0..<rounds where !orphans.isEmpty {
+            var reconnected = 0
+            for node in orphans where try reconnect(node, parameters: parameters) { reconnected += 1 }
+            if reconnected == 0 { break }
             orphans = unreachableNodes()
         }
         return orphans.count

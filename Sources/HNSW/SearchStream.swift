@@ -16,7 +16,8 @@
 ///
 /// The stream ends when the graph is exhausted (then every reachable live
 /// node has been returned exactly once) or when its memory reaches
-/// `memoryLimit`.
+/// `memoryLimit` (`hitMemoryLimit`). The index scan then returns the rows
+/// the stream did not, from one pass over the index (CShims/hnsw_scan.c).
 public final class SearchStream<G: GraphReader> {
     public let graph: G
     let query: [Float]
@@ -61,9 +62,15 @@ public final class SearchStream<G: GraphReader> {
         self.visited = graph.makeVisitedSet()
     }
 
+    /// Bytes the storage holds for this search beyond the stream's own
+    /// state (the page storage's heap TIDs of the nodes seen), counted
+    /// against `memoryLimit` too.
+    public var storageMemory: () -> Int = { 0 }
+
     /// Approximate bytes held by the search state.
     public var memoryUsage: Int {
-        (visited.count + unexpanded.count + unexpandedLater.count + expandedLive.count + returned.count) * Self.bytesPerEntry
+        (visited.count + unexpanded.count + unexpandedLater.count + expandedLive.count + returned.count + deleted.count)
+            * Self.bytesPerEntry + storageMemory()
     }
 
     /// The next result, or nil at the end of the stream.

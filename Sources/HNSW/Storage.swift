@@ -72,6 +72,14 @@ public protocol GraphWriter: GraphReader {
     /// after linking (the in-memory build) re-selects sparsely; the page
     /// storage, which inserts one row at a time, refills. Default true.
     var refillsOnReselection: Bool { get }
+
+    /// Whether pruning a list (a re-selection, or a replaced link) must
+    /// leave every node it drops with an incoming link on that level
+    /// (`keepingReferred`). Costs a look at the dropped node's neighbours'
+    /// lists (usually one or two). Storage that inserts one row at a time
+    /// (the pages) keeps links; the in-memory build does not while it links
+    /// on several threads and repairs reachability at the end. Default true.
+    var keepsIncomingLinks: Bool { get }
 }
 
 /// The nodes one search has already looked at.
@@ -96,6 +104,7 @@ public struct HashedVisitedSet<Node: Hashable>: VisitedSet {
 
 extension GraphWriter {
     public var refillsOnReselection: Bool { true }
+    public var keepsIncomingLinks: Bool { true }
 
     /// Storage whose writers are serialized outside (the page storage holds
     /// the index's write lock) needs no more than read, then write.

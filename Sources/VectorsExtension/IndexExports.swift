@@ -89,6 +89,7 @@ public func vectors_stream_new(
     graph.recordHeapTIDs = true
     let q = Array(UnsafeBufferPointer(start: query, count: Int(info.pointee.dimensions)))
     let stream = SearchStream(graph: graph, query: q, ef: Int(ef), continues: continues, memoryLimit: memoryLimit)
+    stream.storageMemory = { [unowned graph] in graph.heapTIDMemory }
     return OpaquePointer(Unmanaged.passRetained(ScanStream(graph: graph, stream: stream)).toOpaque())
 }
 

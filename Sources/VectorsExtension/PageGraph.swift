@@ -29,6 +29,10 @@ final class PageGraph: GraphWriter {
     private(set) var heapTIDs: [UInt64: UInt64] = [:]
     var recordHeapTIDs = false
 
+    /// Bytes `heapTIDs` takes: a dictionary of capacity c has 4c/3 buckets
+    /// of 16 bytes (key, value) and a bit of metadata each.
+    var heapTIDMemory: Int { heapTIDs.capacity * 22 }
+
     init(handle: OpaquePointer, info: VectorsIndexInfo) {
         self.handle = handle
         self.dimensions = Int(info.dimensions)

@@ -211,6 +211,36 @@ func recall(graph: MemoryGraph, data: [[Float]], queries: [[Float]], k: Int, ef:
         #expect(graph.unreachableNodes().isEmpty)
         #expect(try graph.search(query: data[77], ef: 10).first?.node == 77)
     }
+
+    /// Inserting one node at a time as the page storage does (a full list
+    /// re-selects with refill; no reconnection pass afterwards): points far
+    /// from a cluster, under inner product, used to leave nodes no path
+    /// reaches; with `keepsIncomingLinks` every node stays reachable.
+    @Test(arguments: [false, true])
+    func insertsKeepEveryNodeReachable(keepsIncomingLinks: Bool) throws {
+        let parameters = HNSWParameters(m: 8, efConstruction: 32)
+        var rng = SplitMix64(seed: 99)
+        let near = clusteredData(count: 1500, dimensions: 8, seed: 21)
+        let far = (0..<1500).map { _ in (0..<8).map { _ in Float.random(in: -6...6, using: &rng) } }
+        var unreachable = 0
+        for metric in [Metric.dot, .l2] {
+            let graph = MemoryGraph(dimensions: 8, metric: metric, parameters: parameters)
+            graph.refillsOnReselection = true
+            graph.keepsIncomingLinks = keepsIncomingLinks
+            for (i, v) in (near + far).enumerated() {
+                try graph.add(metric.prepare(v)!, level: parameters.level(forUniform: Double.random(in: 0..<1, using: &rng).nextUp))
+                if keepsIncomingLinks && i % 100 == 99 {
+                    #expect(graph.unreachableNodes().isEmpty, "\(metric): after \(i + 1) inserts")
+                }
+            }
+            unreachable += graph.unreachableNodes().count
+        }
+        if keepsIncomingLinks {
+            #expect(unreachable == 0)
+        } else {
+            #expect(unreachable > 0, "the data no longer shows the defect the rule fixes")
+        }
+    }
 }
 
 @Suite struct VisitedSets {

@@ -113,3 +113,41 @@ def test_stream_survives_concurrent_writes(glove_items, cluster):
     assert sorted(seen) == list(range(ROWS))
     row = conn.execute("SELECT * FROM vectors_index_check('items_embedding')").fetchone()
     assert row[-1], row
+
+
+def test_stream_is_complete_when_its_memory_runs_out(glove_items):
+    """With the smallest memory a vbase stream can get (work_mem 64kB,
+    multiplier 1: the graph stream stops after about a thousand nodes), a
+    scan still returns every row: the index's remaining rows follow, in
+    exact distance order. Before, such queries got fewer rows or none."""
+    conn = glove_items
+    q = literal(glove(1, offset=90_000)[0])
+    with conn.transaction():
+        conn.execute("SET LOCAL work_mem = '64kB'; SET LOCAL vectors.vbase_memory_multiplier = 1")
+        conn.execute("SET LOCAL enable_seqscan = off; SET LOCAL enable_bitmapscan = off")
+        conn.execute("SET LOCAL vectors.search_mode = vbase")
+
+        def index_scan(sql):
+            plan = "\n".join(r[0] for r in conn.execute("EXPLAIN " + sql, (q,)).fetchall())
+            assert "Index Scan using items_embedding" in plan, plan
+            return conn.execute(sql, (q,)).fetchall()
+
+        # A LIMIT larger than the table: every row, once.
+        ids = [r[0] for r in index_scan("SELECT id FROM items ORDER BY embedding <=> %s LIMIT 50000")]
+        assert len(ids) == len(set(ids)) == ROWS, (len(ids), len(set(ids)))
+        # A deep OFFSET lands in the rows after the graph stream: 10 rows,
+        # in exact order among themselves.
+        deep = index_scan("SELECT id FROM items ORDER BY embedding <=> %s LIMIT 10 OFFSET 15000")
+        assert len(deep) == 10
+        distances = [r[0] for r in conn.execute(
+            "SELECT embedding <=> %s FROM items WHERE id = ANY(%s) ORDER BY array_position(%s, id)",
+            (q, [r[0] for r in deep], [r[0] for r in deep])).fetchall()]
+        assert distances == sorted(distances), distances
+        # A 0.05% filter: all 10 qualifying rows, the exact answer's set.
+        found = index_scan("SELECT id FROM items WHERE id %% 2000 = 7 ORDER BY embedding <=> %s LIMIT 10")
+        assert sorted(r[0] for r in found) == list(range(7, ROWS, 2000))
+        found = index_scan("SELECT id FROM items WHERE id %% 2000 = 7 ORDER BY embedding <=> %s LIMIT 5")
+        conn.execute("SET LOCAL enable_indexscan = off; SET LOCAL enable_seqscan = on")
+        exact = conn.execute("SELECT id FROM items WHERE id %% 2000 = 7 ORDER BY embedding <=> %s LIMIT 5",
+                             (q,)).fetchall()
+        assert {r[0] for r in found} == {r[0] for r in exact}
