@@ -286,6 +286,12 @@ struct VectorsIndexHandle
 	int			parts;			/* the metapage's vector_parts: 0 = vectors inside elements */
 	int			inline_dimensions;	/* floats inside an element: dimensions or 0 */
 	int			max_level;		/* hnsw_max_level: the highest level a node is stored at */
+	Size		element_size;	/* the metapage's element_size: a whole element's length */
+	/* The relation's length when last looked at. The index only grows, so a
+	 * block below it exists; a target beyond it makes hnsw_block_exists look
+	 * again (an insert may have added pages since) instead of an lseek per
+	 * page read. */
+	BlockNumber nblocks;
 	ErrorData  *error;			/* set when a page function caught an ERROR */
 };
 
@@ -313,10 +319,27 @@ extern VectorsMetric hnsw_metric(Relation index);
 extern void hnsw_init_page(Page page, uint16 flags);
 extern void hnsw_write_metapage(Relation index, ForkNumber fork, VectorsIndexInfo *info, bool logged);
 extern void hnsw_read_metapage(Relation index, HnswMetaPageData *meta);
-extern void *hnsw_tuple_on_page(Page page, OffsetNumber offset, uint8 tag);
-extern HnswLinksHeader *hnsw_links_on_page(Page page, ItemPointer tid, VectorsNode owner);
+extern void hnsw_handle_read_metapage(VectorsIndexHandle *handle, HnswMetaPageData *meta);
 extern VectorsNode hnsw_add_element(VectorsIndexHandle *handle, const float *vector, int level, ItemPointer heap_tid);
-extern HnswPartHeader *hnsw_part_on_page(Page page, ItemPointer tid, VectorsNode owner, int index);
+
+/*
+ * Validated reading (hnsw_pages.c). Every reader of a page goes through
+ * these: a page, tuple or link that could not have been written by this
+ * code raises ERRCODE_INDEX_CORRUPTED naming the index and the block,
+ * instead of being trusted (docs/INDEX.md, "Damaged indexes").
+ */
+#define HNSW_TAG_ANY			0	/* hnsw_tuple_on_page: whatever kind is there */
+extern bool hnsw_block_exists(VectorsIndexHandle *handle, BlockNumber block);
+extern void hnsw_check_page(VectorsIndexHandle *handle, Page page, BlockNumber block);
+extern void *hnsw_tuple_on_page(VectorsIndexHandle *handle, Page page, BlockNumber block, OffsetNumber offset,
+								uint8 tag);
+extern void hnsw_check_tuple(VectorsIndexHandle *handle, Page page, BlockNumber block, OffsetNumber offset);
+extern void hnsw_check_targets(VectorsIndexHandle *handle, const ItemPointerData *slots, int count,
+							   BlockNumber block, OffsetNumber offset);
+extern HnswUpperHeader *hnsw_upper_on_page(VectorsIndexHandle *handle, Page page, ItemPointer tid, int levels);
+extern HnswLinksHeader *hnsw_links_on_page(VectorsIndexHandle *handle, Page page, ItemPointer tid, VectorsNode owner);
+extern HnswPartHeader *hnsw_part_on_page(VectorsIndexHandle *handle, Page page, ItemPointer tid, VectorsNode owner,
+										 int index);
 
 typedef struct CheckedElement
 {

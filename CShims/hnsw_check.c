@@ -69,23 +69,24 @@ add_link(HnswGraphScan *state, int64 *capacity, ItemPointer tid)
 /* Adds the links of `node`'s layer-0 list kept apart (none if it is gone:
  * then the element's links are what they are, and reachability shows it). */
 static void
-add_apart_links(Relation index, HnswGraphScan *state, int64 *capacity, CheckedElement *element,
-				ItemPointer tid, BlockNumber nblocks)
+add_apart_links(VectorsIndexHandle *handle, HnswGraphScan *state, int64 *capacity, CheckedElement *element,
+				ItemPointer tid)
 {
 	Buffer		buffer;
 	HnswLinksHeader *links = NULL;
 
-	if (ItemPointerIsValid(tid) && ItemPointerGetBlockNumber(tid) != HNSW_METAPAGE_BLKNO &&
-		ItemPointerGetBlockNumber(tid) < nblocks)
+	/* The element's check (hnsw_tuple_on_page) made sure `tid` is inside the index. */
+	buffer = ReadBuffer(handle->index, ItemPointerGetBlockNumber(tid));
+	LockBuffer(buffer, BUFFER_LOCK_SHARE);
+	links = hnsw_links_on_page(handle, BufferGetPage(buffer), tid, element->node);
+	if (links != NULL)
 	{
-		buffer = ReadBuffer(index, ItemPointerGetBlockNumber(tid));
-		LockBuffer(buffer, BUFFER_LOCK_SHARE);
-		links = hnsw_links_on_page(BufferGetPage(buffer), tid, element->node);
-		if (links != NULL)
-			for (int i = 0; i < links->count && i < 2 * VECTORS_HNSW_MAX_M; i++)
-				add_link(state, capacity, &HnswLinksSlots(links)[i]);
-		UnlockReleaseBuffer(buffer);
+		hnsw_check_targets(handle, HnswLinksSlots(links), links->count, ItemPointerGetBlockNumber(tid),
+						   ItemPointerGetOffsetNumber(tid));
+		for (int i = 0; i < links->count; i++)
+			add_link(state, capacity, &HnswLinksSlots(links)[i]);
 	}
+	UnlockReleaseBuffer(buffer);
 	/* A deleted element may have lost its list to a VACUUM that crashed
 	 * before freeing the element too. */
 	if (links == NULL && !element->deleted)
@@ -107,10 +108,16 @@ add_parts(HnswGraphScan *state, int64 *capacity, VectorsNode node, HnswElementHe
 	state->part_owners[state->part_owner_count++] = node;
 }
 
-/* Reads every element and its links (elements come out sorted by node). */
+/*
+ * Reads every element and its links (elements come out sorted by node).
+ * Every tuple passes hnsw_check_tuple first, so the counts walked below are
+ * within their lists and the links inside the index: damage raises
+ * ERRCODE_INDEX_CORRUPTED instead of being read.
+ */
 static void
-collect(Relation index, HnswGraphScan *state, int m)
+collect(VectorsIndexHandle *handle, HnswGraphScan *state, int m)
 {
+	Relation	index = handle->index;
 	BlockNumber nblocks = RelationGetNumberOfBlocks(index);
 	int64		capacity = 1024,
 				link_capacity = 16384,
@@ -137,11 +144,15 @@ collect(Relation index, HnswGraphScan *state, int m)
 		LockBuffer(buffer, BUFFER_LOCK_SHARE);
 		memcpy(page, BufferGetPage(buffer), BLCKSZ);
 		UnlockReleaseBuffer(buffer);
+		if (!PageIsNew(page))
+			hnsw_check_page(handle, page, block);
 		for (OffsetNumber offset = FirstOffsetNumber; !PageIsNew(page) && offset <= PageGetMaxOffsetNumber(page); offset++)
 		{
-			HnswElementHeader *element = hnsw_tuple_on_page(page, offset, HNSW_TAG_ELEMENT);
+			HnswElementHeader *element;
 			CheckedElement *checked;
 
+			hnsw_check_tuple(handle, page, block, offset);
+			element = hnsw_tuple_on_page(handle, page, block, offset, HNSW_TAG_ELEMENT);
 			if (element == NULL)
 				continue;
 			if (state->count == capacity)
@@ -156,18 +167,17 @@ collect(Relation index, HnswGraphScan *state, int m)
 			checked->reached = false;
 			checked->first_link = state->link_count;
 			if (element->flags & HNSW_ELEMENT_LINKS_APART)
-				add_apart_links(index, state, &link_capacity, checked, &element->links_tid, nblocks);
+				add_apart_links(handle, state, &link_capacity, checked, &element->links_tid);
 			else
 				for (int i = 0; i < element->count0; i++)
 					add_link(state, &link_capacity, &HnswElementSlots(element, inline_dimensions)[i]);
 			checked->layer0_links = state->link_count - checked->first_link;
 			if (state->parts > 0 && !checked->deleted)
 				add_parts(state, &part_capacity, checked->node, element, m);
-			if (element->level > 0 && ItemPointerIsValid(&element->upper_tid) &&
-				ItemPointerGetBlockNumber(&element->upper_tid) == block)
+			if (element->level > 0)
 			{
-				HnswUpperHeader *upper = hnsw_tuple_on_page(page, ItemPointerGetOffsetNumber(&element->upper_tid),
-															HNSW_TAG_UPPER);
+				/* On the element's page, which the element's check made sure of. */
+				HnswUpperHeader *upper = hnsw_upper_on_page(handle, page, &element->upper_tid, element->level);
 
 				if (upper != NULL)
 					for (int level = 1; level <= upper->levels; level++)
@@ -212,17 +222,19 @@ int64
 hnsw_scan_graph(Relation index, HnswGraphScan *state)
 {
 	HnswMetaPageData meta;
+	VectorsIndexHandle handle;
 	int64		bad_links = 0;
 	int64	   *queue;
 	int64		head = 0,
 				tail = 0;
 
-	hnsw_read_metapage(index, &meta);
+	hnsw_handle_init(&handle, index);
+	hnsw_handle_read_metapage(&handle, &meta);
 	memset(state, 0, sizeof(HnswGraphScan));
 	state->dimensions = meta.dimensions;
 	state->metric = meta.metric;
 	state->parts = meta.vector_parts;
-	collect(index, state, meta.m);
+	collect(&handle, state, meta.m);
 	/* Lists kept apart must be there; links must point at elements. */
 	bad_links = state->missing_lists;
 	for (int64 i = 0; i < state->link_count; i++)
@@ -269,8 +281,10 @@ static int64
 check_parts(Relation index, HnswGraphScan *state)
 {
 	BlockNumber nblocks = RelationGetNumberOfBlocks(index);
+	VectorsIndexHandle handle;
 	int64		bad = 0;
 
+	hnsw_handle_init(&handle, index);
 	for (int64 i = 0; i < state->part_owner_count; i++)
 	{
 		CHECK_FOR_INTERRUPTS();
@@ -287,7 +301,7 @@ check_parts(Relation index, HnswGraphScan *state)
 			}
 			buffer = ReadBuffer(index, ItemPointerGetBlockNumber(tid));
 			LockBuffer(buffer, BUFFER_LOCK_SHARE);
-			if (hnsw_part_on_page(BufferGetPage(buffer), tid, state->part_owners[i], k) == NULL)
+			if (hnsw_part_on_page(&handle, BufferGetPage(buffer), tid, state->part_owners[i], k) == NULL)
 				bad++;
 			UnlockReleaseBuffer(buffer);
 		}

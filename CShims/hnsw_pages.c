@@ -31,17 +31,24 @@ hnsw_handle_init(VectorsIndexHandle *handle, Relation index)
 {
 	HnswMetaPageData meta;
 
-	hnsw_read_metapage(index, &meta);
 	handle->index = index;
+	handle->nblocks = 0;
+	handle->error = NULL;
+	hnsw_handle_read_metapage(handle, &meta);
 	handle->info.dimensions = (int32) meta.dimensions;
 	handle->info.metric = meta.metric;
 	handle->info.m = meta.m;
 	handle->info.ef_construction = meta.ef_construction;
 	handle->parts = meta.vector_parts;
 	handle->inline_dimensions = handle->parts == 0 ? handle->info.dimensions : 0;
-	handle->max_level = hnsw_max_level(hnsw_element_size(handle->info.dimensions, handle->info.m, handle->parts),
-									   handle->info.m);
-	handle->error = NULL;
+	handle->element_size = meta.element_size;
+	handle->max_level = hnsw_max_level(handle->element_size, handle->info.m);
+	/* The operator class decided the metric at CREATE INDEX and still does. */
+	if (meta.metric != hnsw_metric(index))
+		ereport(ERROR,
+				(errcode(ERRCODE_INDEX_CORRUPTED),
+				 errmsg("index \"%s\" is corrupted: bad metapage", RelationGetRelationName(index)),
+				 errdetail("block 0: metric %u, the operator class has %d", meta.metric, hnsw_metric(index))));
 }
 
 /* Raises the error behind a failed Swift call: PostgreSQL's own (saved by a
@@ -63,7 +70,13 @@ hnsw_check_status(VectorsIndexHandle *handle, VectorsStatus status, const Vector
 	vectors_raise(status, error);
 }
 
-/* Runs `body` under PG_TRY; an ERROR is saved in the handle. */
+/*
+ * Runs `body` under PG_TRY; an ERROR is saved in the handle. An ERROR can
+ * come while `body` holds a buffer lock and pin (a damaged tuple is found
+ * on a locked page); they stay held until the C caller re-throws, which it
+ * does as soon as Swift has returned (Swift unwinds without calling page
+ * functions), and the transaction's abort releases them.
+ */
 #define PAGE_GUARD(handle, body) \
 	do { \
 		MemoryContext guard_context = CurrentMemoryContext; \
@@ -179,50 +192,398 @@ hnsw_write_metapage(Relation index, ForkNumber fork, VectorsIndexInfo *info, boo
 	UnlockReleaseBuffer(buffer);
 }
 
-void
-hnsw_read_metapage(Relation index, HnswMetaPageData *meta)
-{
-	Buffer		buffer = ReadBuffer(index, HNSW_METAPAGE_BLKNO);
-	HnswMetaPage stored;
+/* ---- validation -------------------------------------------------------------- */
 
-	LockBuffer(buffer, BUFFER_LOCK_SHARE);
-	stored = HnswPageGetMeta(BufferGetPage(buffer));
-	if (stored->magic != HNSW_MAGIC || stored->version != HNSW_VERSION)
+/*
+ * A damaged index must fail its query, never crash the backend or feed a
+ * garbage size to palloc: everything a reader relies on is checked where it
+ * is read (here, for every reader: page functions, INSERT, VACUUM,
+ * vectors_index_check), and what could not have been written by this code
+ * raises ERRCODE_INDEX_CORRUPTED naming the index and the block, as
+ * PostgreSQL's own access methods do. What a concurrent change or a crash
+ * legitimately leaves (a freed slot, a slot reused by another kind of tuple,
+ * a list whose owner changed, a zero page an insert added before it
+ * crashed) is not corruption and reads as a freed node or an empty list.
+ *
+ * The checks on a visit are a few compares on lines the read touches anyway
+ * (page header, line pointer, tuple header) plus the special area's.
+ */
+#define CORRUPT(index, what, ...) \
+	ereport(ERROR, \
+			(errcode(ERRCODE_INDEX_CORRUPTED), \
+			 errmsg("index \"%s\" is corrupted: %s", RelationGetRelationName(index), (what)), \
+			 errdetail(__VA_ARGS__)))
+
+/* Whether `block` lies inside the relation; looks again at its length only
+ * when the block is beyond what was last seen (the index grows while it
+ * is read). */
+static bool
+block_exists(Relation index, BlockNumber *nblocks, BlockNumber block)
+{
+	if (block < *nblocks)
+		return true;
+	*nblocks = RelationGetNumberOfBlocks(index);
+	return block < *nblocks;
+}
+
+bool
+hnsw_block_exists(VectorsIndexHandle *handle, BlockNumber block)
+{
+	return block_exists(handle->index, &handle->nblocks, block);
+}
+
+/* Raises unless the metapage's fields are what CREATE INDEX could have
+ * written for this index; `nblocks` caches the relation's length. */
+static void
+check_metapage(Relation index, Page page, BlockNumber *nblocks)
+{
+	HnswMetaPage meta = HnswPageGetMeta(page);
+	HnswPageOpaqueData *opaque = (HnswPageOpaqueData *) PageGetSpecialPointer(page);
+	int			typmod = TupleDescAttr(RelationGetDescr(index), 0)->atttypmod;
+	Size		element_size;
+
+	if (PageIsNew(page))
+		CORRUPT(index, "bad metapage", "block 0: the page is all zeros");
+	if (PageGetSpecialSize(page) != MAXALIGN(sizeof(HnswPageOpaqueData)) ||
+		opaque->page_id != HNSW_PAGE_ID || !(opaque->flags & HNSW_PAGE_META))
+		CORRUPT(index, "bad metapage", "block 0: special area of %d bytes, page id 0x%04X, flags 0x%04X",
+				(int) PageGetSpecialSize(page), opaque->page_id, opaque->flags);
+	if (((PageHeader) page)->pd_lower < (char *) meta + sizeof(HnswMetaPageData) - (char *) page)
+		CORRUPT(index, "bad metapage", "block 0: pd_lower %u ends before the metapage's fields",
+				((PageHeader) page)->pd_lower);
+	if (meta->magic != HNSW_MAGIC)
+		CORRUPT(index, "bad metapage", "block 0: magic number 0x%08X, expected 0x%08X", meta->magic, HNSW_MAGIC);
+	if (meta->version != HNSW_VERSION)
 		ereport(ERROR,
 				(errcode(ERRCODE_INDEX_CORRUPTED),
 				 errmsg("index \"%s\" is not a vectors index of version %d",
-						RelationGetRelationName(index), HNSW_VERSION)));
-	*meta = *stored;
+						RelationGetRelationName(index), HNSW_VERSION),
+				 errdetail("block 0: version %u", meta->version)));
+	if (meta->dimensions < 1 || meta->dimensions > VECTORS_MAX_DIMENSIONS)
+		CORRUPT(index, "bad metapage", "block 0: %u dimensions, outside 1..%d", meta->dimensions,
+				VECTORS_MAX_DIMENSIONS);
+	/* CREATE INDEX took the dimensions from the column's typmod. */
+	if (typmod > 0 && meta->dimensions != (uint32) typmod)
+		CORRUPT(index, "bad metapage", "block 0: %u dimensions, the column has %d", meta->dimensions, typmod);
+	if (meta->m < VECTORS_HNSW_MIN_M || meta->m > VECTORS_HNSW_MAX_M)
+		CORRUPT(index, "bad metapage", "block 0: m = %u, outside %d..%d", meta->m, VECTORS_HNSW_MIN_M,
+				VECTORS_HNSW_MAX_M);
+	if (meta->ef_construction < VECTORS_HNSW_MIN_EF_CONSTRUCTION ||
+		meta->ef_construction > VECTORS_HNSW_MAX_EF_CONSTRUCTION)
+		CORRUPT(index, "bad metapage", "block 0: ef_construction = %u, outside %d..%d", meta->ef_construction,
+				VECTORS_HNSW_MIN_EF_CONSTRUCTION, VECTORS_HNSW_MAX_EF_CONSTRUCTION);
+	if (meta->metric > VECTORS_METRIC_COSINE)
+		CORRUPT(index, "bad metapage", "block 0: unknown metric %u", meta->metric);
+	/* 0: an index made before vectors could be stored in parts. */
+	if (meta->vector_parts != 0 && meta->vector_parts != hnsw_vector_parts(meta->dimensions, meta->m))
+		CORRUPT(index, "bad metapage", "block 0: vector_parts = %u, expected %d for %u dimensions at m = %u",
+				meta->vector_parts, hnsw_vector_parts(meta->dimensions, meta->m), meta->dimensions, meta->m);
+	element_size = hnsw_element_size(meta->dimensions, meta->m, meta->vector_parts);
+	if (meta->element_size != element_size || element_size > HNSW_MAX_TUPLE_SIZE)
+		CORRUPT(index, "bad metapage", "block 0: element_size = %u, expected %zu", meta->element_size,
+				element_size);
+	if (meta->entry_level > hnsw_max_level(element_size, meta->m))
+		CORRUPT(index, "bad metapage", "block 0: entry level %u above the highest level %d", meta->entry_level,
+				hnsw_max_level(element_size, meta->m));
+	if (meta->entry_block == InvalidBlockNumber)
+	{
+		if (meta->entry_offset != InvalidOffsetNumber || meta->entry_level != 0)
+			CORRUPT(index, "bad metapage", "block 0: no entry point, but entry offset %u and level %u",
+					meta->entry_offset, meta->entry_level);
+	}
+	else if (meta->entry_block == HNSW_METAPAGE_BLKNO || !block_exists(index, nblocks, meta->entry_block) ||
+			 meta->entry_offset < FirstOffsetNumber || meta->entry_offset > MaxOffsetNumber)
+		CORRUPT(index, "bad metapage", "block 0: entry point (%u,%u) outside the index of %u blocks",
+				meta->entry_block, meta->entry_offset, *nblocks);
+	if (meta->last_block != InvalidBlockNumber &&
+		(meta->last_block == HNSW_METAPAGE_BLKNO || !block_exists(index, nblocks, meta->last_block)))
+		CORRUPT(index, "bad metapage", "block 0: last block %u outside the index of %u blocks",
+				meta->last_block, *nblocks);
+}
+
+static void
+read_metapage(Relation index, HnswMetaPageData *meta, BlockNumber *nblocks)
+{
+	Buffer		buffer = ReadBuffer(index, HNSW_METAPAGE_BLKNO);
+	Page		page;
+
+	LockBuffer(buffer, BUFFER_LOCK_SHARE);
+	page = BufferGetPage(buffer);
+	check_metapage(index, page, nblocks);
+	*meta = *HnswPageGetMeta(page);
 	UnlockReleaseBuffer(buffer);
 }
 
-/* The tuple at `offset` of a locked page if it is in use and carries `tag`,
- * else NULL (a slot VACUUM freed, possibly reused by another kind). */
-void *
-hnsw_tuple_on_page(Page page, OffsetNumber offset, uint8 tag)
+/* The validated metapage, for callers without a handle. */
+void
+hnsw_read_metapage(Relation index, HnswMetaPageData *meta)
 {
+	BlockNumber nblocks = 0;
+
+	read_metapage(index, meta, &nblocks);
+}
+
+void
+hnsw_handle_read_metapage(VectorsIndexHandle *handle, HnswMetaPageData *meta)
+{
+	read_metapage(handle->index, meta, &handle->nblocks);
+}
+
+/* Raises unless `page` (not new) is one of this index's data pages with a
+ * sane header: the line pointers and tuples are then inside the page. */
+void
+hnsw_check_page(VectorsIndexHandle *handle, Page page, BlockNumber block)
+{
+	PageHeader	header = (PageHeader) page;
+	HnswPageOpaqueData *opaque;
+
+	if (unlikely(header->pd_special != BLCKSZ - MAXALIGN(sizeof(HnswPageOpaqueData)) ||
+				 header->pd_lower < SizeOfPageHeaderData || header->pd_lower > header->pd_upper ||
+				 header->pd_upper > header->pd_special))
+		CORRUPT(handle->index, "bad page header",
+				"block %u: pd_lower %u, pd_upper %u, pd_special %u", block, header->pd_lower,
+				header->pd_upper, header->pd_special);
+	opaque = (HnswPageOpaqueData *) PageGetSpecialPointer(page);
+	if (unlikely(opaque->page_id != HNSW_PAGE_ID || (opaque->flags & HNSW_PAGE_META)))
+		CORRUPT(handle->index, "bad page", "block %u: page id 0x%04X, flags 0x%04X", block, opaque->page_id,
+				opaque->flags);
+}
+
+/* Raises unless `tid`, read from the tuple at (block, offset), can name a
+ * tuple of this index: not on the metapage, inside the relation. */
+static void
+check_target(VectorsIndexHandle *handle, ItemPointer tid, BlockNumber block, OffsetNumber offset, const char *what)
+{
+	BlockNumber target = ItemPointerGetBlockNumberNoCheck(tid);
+	OffsetNumber target_offset = ItemPointerGetOffsetNumberNoCheck(tid);
+
+	if (target == HNSW_METAPAGE_BLKNO || target == InvalidBlockNumber || !hnsw_block_exists(handle, target) ||
+		target_offset < FirstOffsetNumber || target_offset > MaxOffsetNumber)
+		CORRUPT(handle->index, "bad link", "block %u, offset %u: %s (%u,%u) outside the index of %u blocks",
+				block, offset, what, target, target_offset, handle->nblocks);
+}
+
+/* Raises unless every slot of a list read from (block, offset) can name a
+ * node. A few compares a slot; the relation's length is looked at again
+ * only for a block beyond the cached one. */
+void
+hnsw_check_targets(VectorsIndexHandle *handle, const ItemPointerData *slots, int count, BlockNumber block,
+				   OffsetNumber offset)
+{
+	for (int i = 0; i < count; i++)
+	{
+		BlockNumber target = ItemPointerGetBlockNumberNoCheck(&slots[i]);
+		OffsetNumber target_offset = ItemPointerGetOffsetNumberNoCheck(&slots[i]);
+
+		if (unlikely(target == HNSW_METAPAGE_BLKNO || target >= handle->nblocks ||
+					 target_offset < FirstOffsetNumber || target_offset > MaxOffsetNumber))
+			check_target(handle, (ItemPointer) &slots[i], block, offset, "a neighbour link to");
+	}
+}
+
+static void
+check_element(VectorsIndexHandle *handle, HnswElementHeader *element, Size length, BlockNumber block,
+			  OffsetNumber offset)
+{
+	int			m = handle->info.m;
+	Size		expected = handle->element_size;
+
+	if (unlikely(element->flags & ~(HNSW_ELEMENT_DELETED | HNSW_ELEMENT_LINKS_APART)))
+		CORRUPT(handle->index, "bad element", "block %u, offset %u: unknown flags 0x%02X", block, offset,
+				element->flags);
+	if (element->flags & HNSW_ELEMENT_LINKS_APART)
+	{
+		/* Only an element holding its vector has its list kept apart. */
+		if (unlikely(handle->parts > 0))
+			CORRUPT(handle->index, "bad element", "block %u, offset %u: list kept apart in an index of vector parts",
+					block, offset);
+		expected = HnswVectorElementSize(handle->info.dimensions);
+		check_target(handle, &element->links_tid, block, offset, "its list kept apart at");
+	}
+	if (unlikely(length != expected))
+		CORRUPT(handle->index, "bad element", "block %u, offset %u: %zu bytes, expected %zu", block, offset,
+				length, expected);
+	if (unlikely(element->level > handle->max_level))
+		CORRUPT(handle->index, "bad element", "block %u, offset %u: level %u above the highest level %d",
+				block, offset, element->level, handle->max_level);
+	if (unlikely(element->count0 > 2 * m))
+		CORRUPT(handle->index, "bad element", "block %u, offset %u: %u layer-0 links, more than %d", block,
+				offset, element->count0, 2 * m);
+	/* An upper tuple is always written on its element's page. */
+	if (element->level > 0 &&
+		unlikely(ItemPointerGetBlockNumberNoCheck(&element->upper_tid) != block ||
+				 ItemPointerGetOffsetNumberNoCheck(&element->upper_tid) < FirstOffsetNumber ||
+				 ItemPointerGetOffsetNumberNoCheck(&element->upper_tid) > MaxOffsetNumber))
+		CORRUPT(handle->index, "bad element", "block %u, offset %u: upper tuple at (%u,%u), not on its page",
+				block, offset, ItemPointerGetBlockNumberNoCheck(&element->upper_tid),
+				ItemPointerGetOffsetNumberNoCheck(&element->upper_tid));
+	if (unlikely(ItemPointerGetOffsetNumberNoCheck(&element->heap_tid) == InvalidOffsetNumber))
+		CORRUPT(handle->index, "bad element", "block %u, offset %u: invalid heap TID", block, offset);
+}
+
+static void
+check_upper(VectorsIndexHandle *handle, HnswUpperHeader *upper, Size length, BlockNumber block,
+			OffsetNumber offset)
+{
+	int			m = handle->info.m;
+
+	if (upper->levels < 1 || upper->levels > handle->max_level)
+		CORRUPT(handle->index, "bad upper tuple", "block %u, offset %u: %u levels, outside 1..%d", block,
+				offset, upper->levels, handle->max_level);
+	if (length != HnswUpperSize(upper->levels, m))
+		CORRUPT(handle->index, "bad upper tuple", "block %u, offset %u: %zu bytes, expected %zu for %u levels",
+				block, offset, length, (Size) HnswUpperSize(upper->levels, m), upper->levels);
+	for (int level = 1; level <= upper->levels; level++)
+		if (upper->counts[level - 1] > m)
+			CORRUPT(handle->index, "bad upper tuple", "block %u, offset %u: %u links on level %d, more than %d",
+					block, offset, upper->counts[level - 1], level, m);
+}
+
+static void
+check_links(VectorsIndexHandle *handle, HnswLinksHeader *links, Size length, BlockNumber block,
+			OffsetNumber offset)
+{
+	int			m = handle->info.m;
+
+	if (length != HnswLinksSize(m))
+		CORRUPT(handle->index, "bad links tuple", "block %u, offset %u: %zu bytes, expected %zu", block, offset,
+				length, (Size) HnswLinksSize(m));
+	if (links->count > 2 * m)
+		CORRUPT(handle->index, "bad links tuple", "block %u, offset %u: %u links, more than %d", block, offset,
+				links->count, 2 * m);
+}
+
+static void
+check_part(VectorsIndexHandle *handle, HnswPartHeader *part, Size length, BlockNumber block,
+		   OffsetNumber offset)
+{
+	if (part->index >= handle->parts)
+		CORRUPT(handle->index, "bad vector part", "block %u, offset %u: part %u of a vector of %d parts", block,
+				offset, part->index, handle->parts);
+	if (length != HnswPartSize(hnsw_part_floats(handle->info.dimensions, part->index)))
+		CORRUPT(handle->index, "bad vector part", "block %u, offset %u: %zu bytes, expected %zu", block, offset,
+				length, (Size) HnswPartSize(hnsw_part_floats(handle->info.dimensions, part->index)));
+}
+
+/*
+ * The tuple at `offset` of a locked page (or a copy) of block `block` if it
+ * is in use and of kind `tag` (HNSW_TAG_ANY: any kind), else NULL: a slot
+ * VACUUM freed, possibly reused by another kind. Raises if the page, the
+ * line pointer or the tuple's fixed fields are damaged.
+ */
+void *
+hnsw_tuple_on_page(VectorsIndexHandle *handle, Page page, BlockNumber block, OffsetNumber offset, uint8 tag)
+{
+	PageHeader	header = (PageHeader) page;
 	ItemId		item;
 	uint8	   *tuple;
+	Size		length;
 
+	/* A page added by an insert that crashed before writing it. */
+	if (PageIsNew(page))
+		return NULL;
+	hnsw_check_page(handle, page, block);
 	if (offset < FirstOffsetNumber || offset > PageGetMaxOffsetNumber(page))
 		return NULL;
 	item = PageGetItemId(page, offset);
 	if (!ItemIdIsNormal(item))
+	{
+		/* Freed slots are LP_UNUSED; this code never marks one dead or redirected. */
+		if (unlikely(ItemIdIsUsed(item)))
+			CORRUPT(handle->index, "bad line pointer", "block %u, offset %u: flags %u", block, offset,
+					item->lp_flags);
 		return NULL;
+	}
+	length = ItemIdGetLength(item);
+	if (unlikely(length == 0 || item->lp_off < header->pd_upper || item->lp_off + length > header->pd_special ||
+				 item->lp_off % MAXIMUM_ALIGNOF != 0))
+		CORRUPT(handle->index, "bad line pointer", "block %u, offset %u: %zu bytes at %u, outside %u..%u", block,
+				offset, length, item->lp_off, header->pd_upper, header->pd_special);
 	tuple = (uint8 *) PageGetItem(page, item);
-	return *tuple == tag ? tuple : NULL;	/* the tag is every tuple's first byte */
+	/* The tag is every tuple's first byte. */
+	if (*tuple != tag && tag != HNSW_TAG_ANY &&
+		(*tuple == HNSW_TAG_ELEMENT || *tuple == HNSW_TAG_UPPER || *tuple == HNSW_TAG_LINKS ||
+		 (*tuple == HNSW_TAG_PART && handle->parts > 0)))
+		return NULL;
+	switch (*tuple)
+	{
+		case HNSW_TAG_ELEMENT:
+			check_element(handle, (HnswElementHeader *) tuple, length, block, offset);
+			break;
+		case HNSW_TAG_UPPER:
+			check_upper(handle, (HnswUpperHeader *) tuple, length, block, offset);
+			break;
+		case HNSW_TAG_LINKS:
+			check_links(handle, (HnswLinksHeader *) tuple, length, block, offset);
+			break;
+		case HNSW_TAG_PART:
+			check_part(handle, (HnswPartHeader *) tuple, length, block, offset);
+			break;
+		default:
+			CORRUPT(handle->index, "bad tuple", "block %u, offset %u: unknown tag 0x%02X", block, offset, *tuple);
+	}
+	return tuple;
+}
+
+/*
+ * Everything about the tuple at `offset` that can be checked without its
+ * owner, including the targets of its lists and the TIDs of its parts:
+ * VACUUM's first pass runs it on every tuple it passes.
+ */
+void
+hnsw_check_tuple(VectorsIndexHandle *handle, Page page, BlockNumber block, OffsetNumber offset)
+{
+	uint8	   *tuple = hnsw_tuple_on_page(handle, page, block, offset, HNSW_TAG_ANY);
+
+	if (tuple == NULL)
+		return;
+	if (*tuple == HNSW_TAG_ELEMENT)
+	{
+		HnswElementHeader *element = (HnswElementHeader *) tuple;
+
+		if (!(element->flags & HNSW_ELEMENT_LINKS_APART))
+			hnsw_check_targets(handle, HnswElementSlots(element, handle->inline_dimensions), element->count0,
+							   block, offset);
+		for (int k = 0; k < handle->parts; k++)
+			check_target(handle, &HnswElementParts(element, handle->info.m)[k], block, offset, "a vector part at");
+	}
+	else if (*tuple == HNSW_TAG_UPPER)
+	{
+		HnswUpperHeader *upper = (HnswUpperHeader *) tuple;
+
+		for (int level = 1; level <= upper->levels; level++)
+			hnsw_check_targets(handle, HnswUpperSlots(upper) + (level - 1) * handle->info.m,
+							   upper->counts[level - 1], block, offset);
+	}
+	else if (*tuple == HNSW_TAG_LINKS)
+	{
+		HnswLinksHeader *links = (HnswLinksHeader *) tuple;
+
+		hnsw_check_targets(handle, HnswLinksSlots(links), links->count, block, offset);
+	}
 }
 
 static HnswElementHeader *
-element_on_page(Page page, VectorsNode node)
+element_on_page(VectorsIndexHandle *handle, Page page, VectorsNode node)
 {
-	return hnsw_tuple_on_page(page, hnsw_node_offset(node), HNSW_TAG_ELEMENT);
+	return hnsw_tuple_on_page(handle, page, hnsw_node_block(node), hnsw_node_offset(node), HNSW_TAG_ELEMENT);
 }
 
-static HnswUpperHeader *
-upper_on_page(Page page, ItemPointer tid)
+/*
+ * The upper tuple at `tid` of a locked page; `levels` is its element's
+ * level (0: not known), which it must have. NULL if the slot holds none.
+ */
+HnswUpperHeader *
+hnsw_upper_on_page(VectorsIndexHandle *handle, Page page, ItemPointer tid, int levels)
 {
-	return hnsw_tuple_on_page(page, ItemPointerGetOffsetNumber(tid), HNSW_TAG_UPPER);
+	HnswUpperHeader *upper = hnsw_tuple_on_page(handle, page, ItemPointerGetBlockNumberNoCheck(tid),
+												ItemPointerGetOffsetNumberNoCheck(tid), HNSW_TAG_UPPER);
+
+	if (upper != NULL && levels > 0 && upper->levels != levels)
+		CORRUPT(handle->index, "bad upper tuple", "block %u, offset %u: %u levels, its element has %d",
+				ItemPointerGetBlockNumberNoCheck(tid), ItemPointerGetOffsetNumberNoCheck(tid), upper->levels,
+				levels);
+	return upper;
 }
 
 /*
@@ -231,9 +592,10 @@ upper_on_page(Page page, ItemPointer tid)
  * or a part left behind by an insert that never finished.
  */
 HnswPartHeader *
-hnsw_part_on_page(Page page, ItemPointer tid, VectorsNode owner, int index)
+hnsw_part_on_page(VectorsIndexHandle *handle, Page page, ItemPointer tid, VectorsNode owner, int index)
 {
-	HnswPartHeader *part = hnsw_tuple_on_page(page, ItemPointerGetOffsetNumber(tid), HNSW_TAG_PART);
+	HnswPartHeader *part = hnsw_tuple_on_page(handle, page, ItemPointerGetBlockNumberNoCheck(tid),
+											  ItemPointerGetOffsetNumberNoCheck(tid), HNSW_TAG_PART);
 
 	if (part == NULL || part->index != index || hnsw_tid_to_u64(&part->owner) != owner)
 		return NULL;
@@ -243,12 +605,14 @@ hnsw_part_on_page(Page page, ItemPointer tid, VectorsNode owner, int index)
 static void
 check_node(VectorsIndexHandle *handle, VectorsNode node)
 {
-	/* A block past the end fails in ReadBuffer; only the metapage needs a check. */
-	if (hnsw_node_block(node) == HNSW_METAPAGE_BLKNO)
+	/* Nodes come from lists and the metapage, both checked; this catches a
+	 * caller's mistake before ReadBuffer does. */
+	if (hnsw_node_block(node) == HNSW_METAPAGE_BLKNO || !hnsw_block_exists(handle, hnsw_node_block(node)))
 		ereport(ERROR,
 				(errcode(ERRCODE_INDEX_CORRUPTED),
-				 errmsg("index \"%s\" links to a node on its metapage",
-						RelationGetRelationName(handle->index))));
+				 errmsg("index \"%s\" is corrupted: bad link", RelationGetRelationName(handle->index)),
+				 errdetail("a link to node (%u,%u) outside the index of %u blocks", hnsw_node_block(node),
+						   hnsw_node_offset(node), handle->nblocks)));
 }
 
 /* ---- recent-buffer hints ---------------------------------------------------- */
@@ -382,6 +746,8 @@ vectors_page_prefetch(VectorsIndexHandle *handle, const VectorsNode *nodes, int3
 		page = BufferGetBlock(buffer);
 		__builtin_prefetch(GetBufferDescriptor(buffer - 1));
 		__builtin_prefetch(page);
+		/* The special area, which every read checks (hnsw_check_page). */
+		__builtin_prefetch(page + BLCKSZ - sizeof(HnswPageOpaqueData));
 		__builtin_prefetch(page + SizeOfPageHeaderData + (hnsw_node_offset(nodes[i]) - 1) * sizeof(ItemIdData));
 	}
 	for (int i = 0; i < count; i++)
@@ -414,7 +780,7 @@ read_element(VectorsIndexHandle *handle, VectorsNode node, Buffer *buffer)
 	check_node(handle, node);
 	*buffer = read_buffer_hinted(handle->index, hnsw_node_block(node));
 	LockBuffer(*buffer, BUFFER_LOCK_SHARE);
-	return element_on_page(BufferGetPage(*buffer), node);
+	return element_on_page(handle, BufferGetPage(*buffer), node);
 }
 
 /* ---- external vectors ------------------------------------------------------ */
@@ -438,11 +804,12 @@ for_each_part(VectorsIndexHandle *handle, VectorsNode owner, const ItemPointerDa
 		Buffer		buffer;
 		HnswPartHeader *part;
 
-		if (!ItemPointerIsValid(&tid) || ItemPointerGetBlockNumber(&tid) == HNSW_METAPAGE_BLKNO)
-			return false;
+		/* A live element's parts were written before it: a TID naming no
+		 * page of the index is damage, not a race. */
+		check_target(handle, &tid, hnsw_node_block(owner), hnsw_node_offset(owner), "a vector part at");
 		buffer = read_buffer_hinted(handle->index, ItemPointerGetBlockNumber(&tid));
 		LockBuffer(buffer, BUFFER_LOCK_SHARE);
-		part = hnsw_part_on_page(BufferGetPage(buffer), &tid, owner, k);
+		part = hnsw_part_on_page(handle, BufferGetPage(buffer), &tid, owner, k);
 		if (part != NULL)
 			body(arg, k, HnswPartVector(part), hnsw_part_floats(handle->info.dimensions, k));
 		UnlockReleaseBuffer(buffer);
@@ -518,7 +885,7 @@ vectors_page_entry(VectorsIndexHandle *handle, VectorsNode *node, int32_t *level
 	PAGE_GUARD(handle, {
 		HnswMetaPageData meta;
 
-		hnsw_read_metapage(handle->index, &meta);
+		hnsw_handle_read_metapage(handle, &meta);
 		if (meta.entry_block == InvalidBlockNumber)
 		{
 			*node = 0;
@@ -629,9 +996,10 @@ vectors_page_vector(VectorsIndexHandle *handle, VectorsNode node, float *out)
  * list, else NULL (the element was freed and the slot reused meanwhile).
  */
 HnswLinksHeader *
-hnsw_links_on_page(Page page, ItemPointer tid, VectorsNode owner)
+hnsw_links_on_page(VectorsIndexHandle *handle, Page page, ItemPointer tid, VectorsNode owner)
 {
-	HnswLinksHeader *links = hnsw_tuple_on_page(page, ItemPointerGetOffsetNumber(tid), HNSW_TAG_LINKS);
+	HnswLinksHeader *links = hnsw_tuple_on_page(handle, page, ItemPointerGetBlockNumberNoCheck(tid),
+												ItemPointerGetOffsetNumberNoCheck(tid), HNSW_TAG_LINKS);
 
 	if (links == NULL || hnsw_tid_to_u64(&links->owner) != owner)
 		return NULL;
@@ -642,15 +1010,18 @@ hnsw_links_on_page(Page page, ItemPointer tid, VectorsNode owner)
  * Where `node`'s list on `level` is when it is not inside the element: the
  * links tuple at `tid` for layer 0, the upper tuple at `tid` above. Sets
  * `slots` and `count` into the locked `page`; false if the tuple is gone
- * (its slot freed or reused since the element was read).
+ * (its slot freed or reused since the element was read). `levels` is the
+ * element's level, which its upper tuple must have.
  */
 static bool
-list_in_tuple(Page page, ItemPointer tid, VectorsNode node, int level, int m,
+list_in_tuple(VectorsIndexHandle *handle, Page page, ItemPointer tid, VectorsNode node, int level, int levels,
 			  ItemPointerData **slots, uint16 **count)
 {
+	int			m = handle->info.m;
+
 	if (level == 0)
 	{
-		HnswLinksHeader *links = hnsw_links_on_page(page, tid, node);
+		HnswLinksHeader *links = hnsw_links_on_page(handle, page, tid, node);
 
 		if (links == NULL)
 			return false;
@@ -659,7 +1030,7 @@ list_in_tuple(Page page, ItemPointer tid, VectorsNode node, int level, int m,
 	}
 	else
 	{
-		HnswUpperHeader *upper = upper_on_page(page, tid);
+		HnswUpperHeader *upper = hnsw_upper_on_page(handle, page, tid, levels);
 
 		if (upper == NULL || level > upper->levels)
 			return false;
@@ -673,7 +1044,7 @@ list_in_tuple(Page page, ItemPointer tid, VectorsNode node, int level, int m,
  * its element's page is no longer locked: a reader holds one page lock at
  * a time. */
 static int
-read_list_apart(VectorsIndexHandle *handle, VectorsNode node, ItemPointer tid, int level,
+read_list_apart(VectorsIndexHandle *handle, VectorsNode node, ItemPointer tid, int level, int levels,
 				VectorsNode *out, int capacity)
 {
 	Buffer		buffer;
@@ -685,9 +1056,10 @@ read_list_apart(VectorsIndexHandle *handle, VectorsNode node, ItemPointer tid, i
 		return 0;
 	buffer = read_buffer_hinted(handle->index, ItemPointerGetBlockNumber(tid));
 	LockBuffer(buffer, BUFFER_LOCK_SHARE);
-	if (list_in_tuple(BufferGetPage(buffer), tid, node, level, handle->info.m, &slots, &listed))
+	if (list_in_tuple(handle, BufferGetPage(buffer), tid, node, level, levels, &slots, &listed))
 	{
 		count = Min(*listed, capacity);
+		hnsw_check_targets(handle, slots, count, ItemPointerGetBlockNumber(tid), ItemPointerGetOffsetNumber(tid));
 		for (int i = 0; i < count; i++)
 			out[i] = hnsw_tid_to_u64(&slots[i]);
 	}
@@ -712,6 +1084,7 @@ vectors_page_neighbors(VectorsIndexHandle *handle, VectorsNode node, int32_t lev
 			ItemPointerData *slots = HnswElementSlots(element, handle->inline_dimensions);
 
 			*count = Min(element->count0, capacity);
+			hnsw_check_targets(handle, slots, *count, hnsw_node_block(node), hnsw_node_offset(node));
 			for (int i = 0; i < *count; i++)
 				out[i] = hnsw_tid_to_u64(&slots[i]);
 		}
@@ -721,9 +1094,9 @@ vectors_page_neighbors(VectorsIndexHandle *handle, VectorsNode node, int32_t lev
 		/* Upper layers, and a layer-0 list kept apart, live in other tuples;
 		 * read them without holding this page. */
 		if (element != NULL && level == 0 && (copy.flags & HNSW_ELEMENT_LINKS_APART))
-			*count = read_list_apart(handle, node, &copy.links_tid, 0, out, capacity);
+			*count = read_list_apart(handle, node, &copy.links_tid, 0, 0, out, capacity);
 		if (element != NULL && level > 0 && level <= copy.level)
-			*count = read_list_apart(handle, node, &copy.upper_tid, level, out, capacity);
+			*count = read_list_apart(handle, node, &copy.upper_tid, level, copy.level, out, capacity);
 	});
 	return status;
 }
@@ -755,7 +1128,7 @@ vectors_page_set_neighbors(VectorsIndexHandle *handle, VectorsNode node, int32_t
 		buffer = ReadBuffer(handle->index, hnsw_node_block(node));
 		LockBuffer(buffer, BUFFER_LOCK_EXCLUSIVE);
 		page = begin_change(handle->index, buffer, &state);
-		element = element_on_page(page, node);
+		element = element_on_page(handle, page, node);
 		if (element == NULL || level > element->level)
 		{
 			GenericXLogAbort(state);
@@ -776,6 +1149,7 @@ vectors_page_set_neighbors(VectorsIndexHandle *handle, VectorsNode node, int32_t
 			/* A layer-0 list kept apart, or an upper layer: another tuple,
 			 * locked after this page is released. */
 			ItemPointerData tid = level == 0 ? element->links_tid : element->upper_tid;
+			int			levels = element->level;
 			ItemPointerData *slots;
 			uint16	   *listed;
 
@@ -785,7 +1159,7 @@ vectors_page_set_neighbors(VectorsIndexHandle *handle, VectorsNode node, int32_t
 			buffer = ReadBuffer(handle->index, ItemPointerGetBlockNumber(&tid));
 			LockBuffer(buffer, BUFFER_LOCK_EXCLUSIVE);
 			page = begin_change(handle->index, buffer, &state);
-			if (!list_in_tuple(page, &tid, node, level, m, &slots, &listed))
+			if (!list_in_tuple(handle, page, &tid, node, level, levels, &slots, &listed))
 				GenericXLogAbort(state);
 			else
 			{
@@ -849,8 +1223,9 @@ vectors_page_check_interrupts(VectorsIndexHandle *handle)
  * caller adds a page). Never `exclude`, a page the caller already holds.
  */
 static Buffer
-page_with_space(Relation index, Size needed, BlockNumber last_block, BlockNumber exclude)
+page_with_space(VectorsIndexHandle *handle, Size needed, BlockNumber last_block, BlockNumber exclude)
 {
+	Relation	index = handle->index;
 	BlockNumber block = GetPageWithFreeSpace(index, needed);
 
 	while (block != InvalidBlockNumber)
@@ -867,6 +1242,8 @@ page_with_space(Relation index, Size needed, BlockNumber last_block, BlockNumber
 		buffer = ReadBuffer(index, block);
 		LockBuffer(buffer, BUFFER_LOCK_EXCLUSIVE);
 		page = BufferGetPage(buffer);
+		if (!PageIsNew(page))
+			hnsw_check_page(handle, page, block);
 		/* An all-zero page (extended, never written) reports no free space. */
 		if (PageGetFreeSpace(page) >= needed)
 			return buffer;
@@ -878,6 +1255,8 @@ page_with_space(Relation index, Size needed, BlockNumber last_block, BlockNumber
 		Buffer		buffer = ReadBuffer(index, last_block);
 
 		LockBuffer(buffer, BUFFER_LOCK_EXCLUSIVE);
+		if (!PageIsNew(BufferGetPage(buffer)))
+			hnsw_check_page(handle, BufferGetPage(buffer), last_block);
 		if (PageGetFreeSpace(BufferGetPage(buffer)) >= needed)
 			return buffer;
 		UnlockReleaseBuffer(buffer);
@@ -900,12 +1279,12 @@ new_page(Relation index)
 /* A page for `needed` bytes, exclusively locked, added if none has room;
  * `fresh` says it was just added (so the WAL record carries a full image). */
 static Buffer
-page_for(Relation index, Size needed, BlockNumber last_block, BlockNumber exclude, bool *fresh)
+page_for(VectorsIndexHandle *handle, Size needed, BlockNumber last_block, BlockNumber exclude, bool *fresh)
 {
-	Buffer		buffer = page_with_space(index, needed, last_block, exclude);
+	Buffer		buffer = page_with_space(handle, needed, last_block, exclude);
 
 	*fresh = !BufferIsValid(buffer);
-	return *fresh ? new_page(index) : buffer;
+	return *fresh ? new_page(handle->index) : buffer;
 }
 
 /*
@@ -966,7 +1345,7 @@ write_parts(VectorsIndexHandle *handle, const float *vector, VectorsNode owner, 
 		int			floats = hnsw_part_floats(dims, k);
 		Size		size = HnswPartSize(floats);
 		bool		fresh;
-		Buffer		buffer = page_for(handle->index, size + sizeof(ItemIdData), highest, exclude, &fresh);
+		Buffer		buffer = page_for(handle, size + sizeof(ItemIdData), highest, exclude, &fresh);
 		BlockNumber block = BufferGetBlockNumber(buffer);
 		GenericXLogState *state = GenericXLogStart(handle->index);
 		Page		page = GenericXLogRegisterBuffer(state, buffer, fresh ? GENERIC_XLOG_FULL_IMAGE : 0);
@@ -1010,7 +1389,7 @@ hnsw_add_element(VectorsIndexHandle *handle, const float *vector, int level, Ite
 	BlockNumber highest;
 	bool		fresh;
 
-	hnsw_read_metapage(handle->index, &meta);
+	hnsw_handle_read_metapage(handle, &meta);
 
 	element->tag = HNSW_TAG_ELEMENT;
 	element->level = (uint8) level;
@@ -1026,7 +1405,7 @@ hnsw_add_element(VectorsIndexHandle *handle, const float *vector, int level, Ite
 	}
 
 	/* Both tuples go on one page, so one WAL record covers the new node. */
-	buffer = page_for(handle->index, needed, meta.last_block, InvalidBlockNumber, &fresh);
+	buffer = page_for(handle, needed, meta.last_block, InvalidBlockNumber, &fresh);
 	block = BufferGetBlockNumber(buffer);
 	highest = block;
 	if (handle->parts > 0)

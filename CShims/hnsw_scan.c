@@ -223,7 +223,7 @@ start_rest(HnswScanState *state)
 		page = BufferGetPage(buffer);
 		for (OffsetNumber offset = FirstOffsetNumber; !PageIsNew(page) && offset <= PageGetMaxOffsetNumber(page); offset++)
 		{
-			HnswElementHeader *element = hnsw_tuple_on_page(page, offset, HNSW_TAG_ELEMENT);
+			HnswElementHeader *element = hnsw_tuple_on_page(&state->handle, page, block, offset, HNSW_TAG_ELEMENT);
 			uint64		heap_tid;
 
 			if (element == NULL || (element->flags & HNSW_ELEMENT_DELETED))

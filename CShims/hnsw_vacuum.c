@@ -80,9 +80,9 @@ node_set_contains(void *context, VectorsNode node)
 }
 
 static HnswElementHeader *
-element_at(Page page, OffsetNumber offset)
+element_at(VectorsIndexHandle *handle, Page page, BlockNumber block, OffsetNumber offset)
 {
-	return hnsw_tuple_on_page(page, offset, HNSW_TAG_ELEMENT);
+	return hnsw_tuple_on_page(handle, page, block, offset, HNSW_TAG_ELEMENT);
 }
 
 /* The vector parts pass 1 saw and the ones elements named (TIDs as u64). */
@@ -95,25 +95,25 @@ typedef struct PartCensus
 } PartCensus;
 
 static void
-census_page(PartCensus *census, Page page, BlockNumber block)
+census_page(VectorsIndexHandle *handle, PartCensus *census, Page page, BlockNumber block)
 {
 	for (OffsetNumber offset = FirstOffsetNumber; offset <= PageGetMaxOffsetNumber(page); offset++)
 	{
-		HnswElementHeader *element = element_at(page, offset);
+		HnswElementHeader *element = element_at(handle, page, block, offset);
 
 		if (element != NULL)
 			for (int k = 0; k < census->parts; k++)
 				node_set_add(&census->named, hnsw_tid_to_u64(&HnswElementParts(element, census->m)[k]));
-		else if (hnsw_tuple_on_page(page, offset, HNSW_TAG_PART) != NULL)
+		else if (hnsw_tuple_on_page(handle, page, block, offset, HNSW_TAG_PART) != NULL)
 			node_set_add(&census->seen, hnsw_node(block, offset));
 	}
 }
 
 /* Pass 1. Returns the highest-level live node seen (0 if none) and its level. */
 static VectorsNode
-mark_deleted(IndexVacuumInfo *info, IndexBulkDeleteResult *stats, IndexBulkDeleteCallback callback,
-			 void *callback_state, NodeSet *deleted, NodeSet *apart_links, int *best_level_out,
-			 PartCensus *census)
+mark_deleted(IndexVacuumInfo *info, VectorsIndexHandle *handle, IndexBulkDeleteResult *stats,
+			 IndexBulkDeleteCallback callback, void *callback_state, NodeSet *deleted, NodeSet *apart_links,
+			 int *best_level_out, PartCensus *census)
 {
 	Relation	index = info->index;
 	BlockNumber nblocks = RelationGetNumberOfBlocks(index);
@@ -136,11 +136,16 @@ mark_deleted(IndexVacuumInfo *info, IndexBulkDeleteResult *stats, IndexBulkDelet
 			UnlockReleaseBuffer(buffer);
 			continue;
 		}
+		/* Every tuple, lists and part TIDs included, is checked once here:
+		 * the later passes then walk only what this one accepted. */
+		hnsw_check_page(handle, page, block);
+		for (OffsetNumber offset = FirstOffsetNumber; offset <= PageGetMaxOffsetNumber(page); offset++)
+			hnsw_check_tuple(handle, page, block, offset);
 		if (census->parts > 0)
-			census_page(census, page, block);
+			census_page(handle, census, page, block);
 		for (OffsetNumber offset = FirstOffsetNumber; offset <= PageGetMaxOffsetNumber(page); offset++)
 		{
-			HnswElementHeader *element = element_at(page, offset);
+			HnswElementHeader *element = element_at(handle, page, block, offset);
 
 			if (element == NULL)
 				continue;
@@ -171,7 +176,7 @@ mark_deleted(IndexVacuumInfo *info, IndexBulkDeleteResult *stats, IndexBulkDelet
 			Page		copy = GenericXLogRegisterBuffer(state, buffer, 0);
 
 			for (int i = 0; i < ndead; i++)
-				element_at(copy, dead[i])->flags |= HNSW_ELEMENT_DELETED;
+				element_at(handle, copy, block, dead[i])->flags |= HNSW_ELEMENT_DELETED;
 			GenericXLogFinish(state);
 		}
 		UnlockReleaseBuffer(buffer);
@@ -193,7 +198,7 @@ repair(IndexVacuumInfo *info, VectorsIndexHandle *handle, NodeSet *deleted, Vect
 	VectorsStatus status = VECTORS_OK;
 	VectorsError error;
 
-	hnsw_read_metapage(index, &meta);
+	hnsw_handle_read_metapage(handle, &meta);
 	if (meta.entry_block != InvalidBlockNumber &&
 		node_set_contains(deleted, hnsw_node(meta.entry_block, meta.entry_offset)))
 	{
@@ -215,7 +220,7 @@ repair(IndexVacuumInfo *info, VectorsIndexHandle *handle, NodeSet *deleted, Vect
 		{
 			for (OffsetNumber offset = FirstOffsetNumber; offset <= PageGetMaxOffsetNumber(page); offset++)
 			{
-				HnswElementHeader *element = element_at(page, offset);
+				HnswElementHeader *element = element_at(handle, page, block, offset);
 
 				if (element != NULL && !(element->flags & HNSW_ELEMENT_DELETED))
 					live[nlive++] = hnsw_node(block, offset);
@@ -240,10 +245,12 @@ repair(IndexVacuumInfo *info, VectorsIndexHandle *handle, NodeSet *deleted, Vect
  * calls `free_tuple` for every node of the set on it, then WAL-logs the page
  * and records its free space.
  */
-typedef void (*FreeTupleFunction) (Page page, BlockNumber block, OffsetNumber offset, void *arg);
+typedef void (*FreeTupleFunction) (VectorsIndexHandle *handle, Page page, BlockNumber block, OffsetNumber offset,
+								   void *arg);
 
 static void
-free_on_pages(IndexVacuumInfo *info, NodeSet *nodes, FreeTupleFunction free_tuple, void *arg)
+free_on_pages(IndexVacuumInfo *info, VectorsIndexHandle *handle, NodeSet *nodes, FreeTupleFunction free_tuple,
+			  void *arg)
 {
 	Relation	index = info->index;
 	int64		i = 0;
@@ -261,7 +268,7 @@ free_on_pages(IndexVacuumInfo *info, NodeSet *nodes, FreeTupleFunction free_tupl
 		state = GenericXLogStart(index);
 		page = GenericXLogRegisterBuffer(state, buffer, 0);
 		for (; i < nodes->count && hnsw_node_block(nodes->nodes[i]) == block; i++)
-			free_tuple(page, block, hnsw_node_offset(nodes->nodes[i]), arg);
+			free_tuple(handle, page, block, hnsw_node_offset(nodes->nodes[i]), arg);
 		GenericXLogFinish(state);
 		RecordPageWithFreeSpace(index, block, PageGetFreeSpace(BufferGetPage(buffer)));
 		UnlockReleaseBuffer(buffer);
@@ -275,19 +282,20 @@ typedef struct FreeElementsArg
 } FreeElementsArg;
 
 static void
-free_element(Page page, BlockNumber block, OffsetNumber offset, void *arg)
+free_element(VectorsIndexHandle *handle, Page page, BlockNumber block, OffsetNumber offset, void *arg)
 {
 	FreeElementsArg *free_arg = (FreeElementsArg *) arg;
-	HnswElementHeader *element = element_at(page, offset);
+	HnswElementHeader *element = element_at(handle, page, block, offset);
 
 	if (element == NULL || !(element->flags & HNSW_ELEMENT_DELETED))
 		return;
 	/* Before any delete: deleting moves the other tuples' data. */
 	for (int k = 0; k < free_arg->census->parts; k++)
 		node_set_add(free_arg->parts, hnsw_tid_to_u64(&HnswElementParts(element, free_arg->census->m)[k]));
-	/* An element's upper tuple is always stored on the element's page. */
-	if (ItemPointerIsValid(&element->upper_tid) &&
-		ItemPointerGetBlockNumber(&element->upper_tid) == block)
+	/* An element's upper tuple is always stored on the element's page
+	 * (hnsw_tuple_on_page checked that). */
+	if (element->level > 0 &&
+		hnsw_upper_on_page(handle, page, &element->upper_tid, element->level) != NULL)
 		PageIndexTupleDeleteNoCompact(page, ItemPointerGetOffsetNumber(&element->upper_tid));
 	PageIndexTupleDeleteNoCompact(page, offset);
 }
@@ -295,11 +303,12 @@ free_element(Page page, BlockNumber block, OffsetNumber offset, void *arg)
 /* Pass 3: remove the deleted (now unlinked) elements and their upper
  * tuples; their vector parts are added to `parts` to be freed next. */
 static void
-free_deleted(IndexVacuumInfo *info, NodeSet *deleted, PartCensus *census, NodeSet *parts)
+free_deleted(IndexVacuumInfo *info, VectorsIndexHandle *handle, NodeSet *deleted, PartCensus *census,
+			 NodeSet *parts)
 {
 	FreeElementsArg arg = {census, parts};
 
-	free_on_pages(info, deleted, free_element, &arg);
+	free_on_pages(info, handle, deleted, free_element, &arg);
 }
 
 /*
@@ -311,16 +320,16 @@ free_deleted(IndexVacuumInfo *info, NodeSet *deleted, PartCensus *census, NodeSe
  * the list the element named.
  */
 static void
-free_links(Page page, BlockNumber block, OffsetNumber offset, void *arg)
+free_links(VectorsIndexHandle *handle, Page page, BlockNumber block, OffsetNumber offset, void *arg)
 {
-	if (hnsw_tuple_on_page(page, offset, HNSW_TAG_LINKS) != NULL)
+	if (hnsw_tuple_on_page(handle, page, block, offset, HNSW_TAG_LINKS) != NULL)
 		PageIndexTupleDeleteNoCompact(page, offset);
 }
 
 static void
-free_part(Page page, BlockNumber block, OffsetNumber offset, void *arg)
+free_part(VectorsIndexHandle *handle, Page page, BlockNumber block, OffsetNumber offset, void *arg)
 {
-	if (hnsw_tuple_on_page(page, offset, HNSW_TAG_PART) != NULL)
+	if (hnsw_tuple_on_page(handle, page, block, offset, HNSW_TAG_PART) != NULL)
 		PageIndexTupleDeleteNoCompact(page, offset);
 }
 
@@ -362,9 +371,8 @@ unnamed_parts(PartCensus *census, NodeSet *out)
  * holds a part counts as named (there is nothing to free).
  */
 static bool
-part_is_named(IndexVacuumInfo *info, PartCensus *census, VectorsNode tid_node)
+part_is_named(IndexVacuumInfo *info, VectorsIndexHandle *handle, PartCensus *census, VectorsNode tid_node)
 {
-	BlockNumber nblocks = RelationGetNumberOfBlocks(info->index);
 	ItemPointerData tid;
 	ItemPointerData owner;
 	HnswPartHeader *part;
@@ -376,7 +384,8 @@ part_is_named(IndexVacuumInfo *info, PartCensus *census, VectorsNode tid_node)
 	hnsw_u64_to_tid(tid_node, &tid);
 	buffer = ReadBufferExtended(info->index, MAIN_FORKNUM, ItemPointerGetBlockNumber(&tid), RBM_NORMAL, info->strategy);
 	LockBuffer(buffer, BUFFER_LOCK_SHARE);
-	part = hnsw_tuple_on_page(BufferGetPage(buffer), ItemPointerGetOffsetNumber(&tid), HNSW_TAG_PART);
+	part = hnsw_tuple_on_page(handle, BufferGetPage(buffer), ItemPointerGetBlockNumber(&tid),
+							  ItemPointerGetOffsetNumber(&tid), HNSW_TAG_PART);
 	if (part != NULL)
 	{
 		owner = part->owner;
@@ -386,14 +395,15 @@ part_is_named(IndexVacuumInfo *info, PartCensus *census, VectorsNode tid_node)
 	if (part == NULL)
 		return true;
 	if (!ItemPointerIsValid(&owner) || ItemPointerGetBlockNumber(&owner) == HNSW_METAPAGE_BLKNO ||
-		ItemPointerGetBlockNumber(&owner) >= nblocks || index >= census->parts)
+		!hnsw_block_exists(handle, ItemPointerGetBlockNumber(&owner)) || index >= census->parts)
 		return false;
 
 	buffer = ReadBufferExtended(info->index, MAIN_FORKNUM, ItemPointerGetBlockNumber(&owner), RBM_NORMAL, info->strategy);
 	LockBuffer(buffer, BUFFER_LOCK_SHARE);
 	if (!PageIsNew(BufferGetPage(buffer)))
 	{
-		element = element_at(BufferGetPage(buffer), ItemPointerGetOffsetNumber(&owner));
+		element = element_at(handle, BufferGetPage(buffer), ItemPointerGetBlockNumber(&owner),
+							 ItemPointerGetOffsetNumber(&owner));
 		named = element != NULL && ItemPointerEquals(&HnswElementParts(element, census->m)[index], &tid);
 	}
 	UnlockReleaseBuffer(buffer);
@@ -406,7 +416,7 @@ part_is_named(IndexVacuumInfo *info, PartCensus *census, VectorsNode tid_node)
  * and its element, so an unnamed part is garbage for good.
  */
 static void
-free_parts(IndexVacuumInfo *info, PartCensus *census, NodeSet *candidates)
+free_parts(IndexVacuumInfo *info, VectorsIndexHandle *handle, PartCensus *census, NodeSet *candidates)
 {
 	NodeSet		doomed = {0};
 
@@ -414,10 +424,10 @@ free_parts(IndexVacuumInfo *info, PartCensus *census, NodeSet *candidates)
 	for (int64 c = 0; c < candidates->count; c++)
 	{
 		vacuum_delay_point();
-		if (!part_is_named(info, census, candidates->nodes[c]))
+		if (!part_is_named(info, handle, census, candidates->nodes[c]))
 			node_set_add(&doomed, candidates->nodes[c]);
 	}
-	free_on_pages(info, &doomed, free_part, NULL);
+	free_on_pages(info, handle, &doomed, free_part, NULL);
 	if (doomed.nodes)
 		pfree(doomed.nodes);
 }
@@ -482,7 +492,7 @@ hnsw_bulk_delete(IndexVacuumInfo *info, IndexBulkDeleteResult *stats,
 	census.parts = handle.parts;
 	census.m = handle.info.m;
 
-	best_live = mark_deleted(info, stats, callback, callback_state, &deleted, &apart_links, &best_level,
+	best_live = mark_deleted(info, &handle, stats, callback, callback_state, &deleted, &apart_links, &best_level,
 							 &census);
 	unnamed_parts(&census, &parts);
 	if (deleted.count == 0 && parts.count == 0)
@@ -495,13 +505,13 @@ hnsw_bulk_delete(IndexVacuumInfo *info, IndexBulkDeleteResult *stats,
 	{
 		repair(info, &handle, &deleted, best_live, best_level);
 		node_set_sort(&apart_links);
-		free_on_pages(info, &apart_links, free_links, NULL);
-		free_deleted(info, &deleted, &census, &parts);
+		free_on_pages(info, &handle, &apart_links, free_links, NULL);
+		free_deleted(info, &handle, &deleted, &census, &parts);
 	}
 	/* Elements first, then their parts: a crash in between leaves only
 	 * unnamed parts, never an element naming freed ones. */
 	if (parts.count > 0)
-		free_parts(info, &census, &parts);
+		free_parts(info, &handle, &census, &parts);
 	if (deleted.count > 0)
 		reconnect_unreachable(&handle);
 	UnlockPage(info->index, HNSW_WRITE_LOCK, ExclusiveLock);
