@@ -104,7 +104,7 @@ FROM (SELECT id, author FROM parts WHERE author != 'Allen' ORDER BY embedding <-
 -- A statement timeout cancels a long stream; the session stays healthy.
 SET statement_timeout = '1ms';
 SELECT count(*) FROM (SELECT a.id FROM images a, images b WHERE a.id = b.id
-    ORDER BY a.embedding <-> (SELECT v FROM q)) s;
+    ORDER BY a.embedding <-> (SELECT v FROM q)) s; \echo sqlstate :LAST_ERROR_SQLSTATE
 RESET statement_timeout;
 SELECT count(*) FROM (SELECT id FROM images ORDER BY embedding <-> (SELECT v FROM q) LIMIT 5) s;
 
