@@ -32,6 +32,21 @@ def alive(pid):
         return False
 
 
+def postgres_children(pid):
+    """The processes whose parent is `pid` (a postmaster's backends and
+    auxiliary processes are all its direct children)."""
+    children = []
+    for entry in os.listdir("/proc"):
+        if entry.isdigit():
+            try:
+                with open(f"/proc/{entry}/stat") as f:
+                    if int(f.read().split(")")[-1].split()[1]) == pid:
+                        children.append(int(entry))
+            except (FileNotFoundError, ProcessLookupError, IndexError, ValueError):
+                pass
+    return children
+
+
 class Cluster:
     """One PostgreSQL server in a private directory."""
 
@@ -75,15 +90,23 @@ class Cluster:
                            capture_output=True)
 
     def kill9(self):
-        """Kills the postmaster and every backend at once, like a power cut."""
+        """Kills the postmaster and every backend at once, like a power cut.
+        The children get SIGKILL too: a backend busy in a long statement
+        (VACUUM, CREATE INDEX) does not look for a dead postmaster and would
+        otherwise run, write WAL and commit after the "crash"."""
         with open(os.path.join(self.data, "postmaster.pid")) as f:
             pid = int(f.readline())
-        os.kill(pid, signal.SIGKILL)
-        # Backends notice the dead postmaster and exit on their own.
+        os.kill(pid, signal.SIGSTOP)  # forks no new backend while we list them
+        children = postgres_children(pid)
+        for victim in [pid] + children:
+            try:
+                os.kill(victim, signal.SIGKILL)
+            except ProcessLookupError:
+                pass
         deadline = time.time() + 30
-        while time.time() < deadline and alive(pid):
+        while time.time() < deadline and any(alive(p) for p in [pid] + children):
             time.sleep(0.1)
-        subprocess.run(["pkill", "-9", "-f", self.data], capture_output=True)
+        assert not any(alive(p) for p in [pid] + children), "a server process outlived SIGKILL"
         time.sleep(1)
         # In a container without an init that reaps orphans, the dead
         # postmaster lingers as a zombie whose PID makes the next start
