@@ -32,6 +32,21 @@ def alive(pid):
         return False
 
 
+def postgres_children(pid):
+    """The processes whose parent is `pid` (a postmaster's backends and
+    auxiliary processes are all its direct children)."""
+    children = []
+    for entry in os.listdir("/proc"):
+        if entry.isdigit():
+            try:
+                with open(f"/proc/{entry}/stat") as f:
+                    if int(f.read().split(")")[-1].split()[1]) == pid:
+                        children.append(int(entry))
+            except (FileNotFoundError, ProcessLookupError, IndexError, ValueError):
+                pass
+    return children
+
+
 class Cluster:
     """One PostgreSQL server in a private directory."""
 
@@ -75,15 +90,23 @@ class Cluster:
                            capture_output=True)
 
     def kill9(self):
-        """Kills the postmaster and every backend at once, like a power cut."""
+        """Kills the postmaster and every backend at once, like a power cut.
+        The children get SIGKILL too: a backend busy in a long statement
+        (VACUUM, CREATE INDEX) does not look for a dead postmaster and would
+        otherwise run, write WAL and commit after the "crash"."""
         with open(os.path.join(self.data, "postmaster.pid")) as f:
             pid = int(f.readline())
-        os.kill(pid, signal.SIGKILL)
-        # Backends notice the dead postmaster and exit on their own.
+        os.kill(pid, signal.SIGSTOP)  # forks no new backend while we list them
+        children = postgres_children(pid)
+        for victim in [pid] + children:
+            try:
+                os.kill(victim, signal.SIGKILL)
+            except ProcessLookupError:
+                pass
         deadline = time.time() + 30
-        while time.time() < deadline and alive(pid):
+        while time.time() < deadline and any(alive(p) for p in [pid] + children):
             time.sleep(0.1)
-        subprocess.run(["pkill", "-9", "-f", self.data], capture_output=True)
+        assert not any(alive(p) for p in [pid] + children), "a server process outlived SIGKILL"
         time.sleep(1)
         # In a container without an init that reaps orphans, the dead
         # postmaster lingers as a zombie whose PID makes the next start
@@ -140,3 +163,51 @@ def load(conn, table, vectors, first_id=0):
         with cur.copy(f"COPY {table} (id, embedding) FROM STDIN") as copy:
             for i, v in enumerate(vectors):
                 copy.write_row((first_id + i, literal(v)))
+
+
+def rows_not_found_by_own_vector(conn, table="items", ids=None, k=10, ef_search=100):
+    """Ids of rows (all rows, or those in `ids`) that an index scan for the
+    row's own vector does not return among the `k` nearest. One query: a
+    LATERAL index scan per row (the plan is checked to be one), so every
+    row of a crash test can be checked in seconds."""
+    where = "" if ids is None else "WHERE r.id = ANY(%s)"
+    sql = f"""SELECT r.id FROM {table} r
+              CROSS JOIN LATERAL (SELECT array_agg(n.id) AS near FROM (
+                  SELECT n.id FROM {table} n ORDER BY n.embedding <-> r.embedding LIMIT {k}) n) f
+              {where}
+              {"AND" if where else "WHERE"} r.embedding IS NOT NULL AND NOT (r.id = ANY(coalesce(f.near, '{{}}')))"""
+    args = () if ids is None else (list(ids),)
+    with conn.transaction():
+        conn.execute("SET LOCAL enable_seqscan = off")
+        conn.execute("SET LOCAL jit = off")  # the disabled seq scan's cost would make it compile
+        conn.execute(f"SET LOCAL vectors.hnsw_ef_search = {ef_search}")
+        plan = "\n".join(r[0] for r in conn.execute("EXPLAIN " + sql, args).fetchall())
+        assert "Nested Loop" in plan and "Index Scan using" in plan and \
+            "Order By: (embedding <-> r.embedding)" in plan, plan
+        return [r[0] for r in conn.execute(sql, args).fetchall()]
+
+
+def ids_by_full_index_scan(conn, query, table="items", operator="<->"):
+    """Every id an index scan ordered by distance to `query` returns (vbase
+    mode streams past ef_search; LIMIT above the row count), in scan order,
+    duplicates kept."""
+    with conn.transaction():
+        conn.execute("SET LOCAL enable_seqscan = off")
+        conn.execute("SET LOCAL vectors.search_mode = vbase")
+        total = conn.execute(f"SELECT count(*) FROM {table}").fetchone()[0]
+        sql = f"SELECT id FROM {table} ORDER BY embedding {operator} %s LIMIT {total + 1000}"
+        plan = "\n".join(r[0] for r in conn.execute("EXPLAIN " + sql, (literal(query),)).fetchall())
+        assert "Index Scan using" in plan, plan
+        return [r[0] for r in conn.execute(sql, (literal(query),)).fetchall()]
+
+
+def assert_full_scan_returns_every_row(conn, query, table="items", operator="<->"):
+    """An index scan of all rows returns exactly the table's ids, each once."""
+    got = ids_by_full_index_scan(conn, query, table, operator)
+    table_ids = [r[0] for r in conn.execute(f"SELECT id FROM {table} WHERE embedding IS NOT NULL").fetchall()]
+    duplicates = len(got) - len(set(got))
+    missing = set(table_ids) - set(got)
+    extra = set(got) - set(table_ids)
+    assert duplicates == 0 and not missing and not extra, \
+        f"full index scan: {len(got)} ids for {len(table_ids)} rows, {duplicates} duplicates, " \
+        f"{len(missing)} missing (e.g. {sorted(missing)[:10]}), {len(extra)} not in the table"

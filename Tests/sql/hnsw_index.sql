@@ -16,25 +16,25 @@ $$);
 SELECT c.relname, c.reloptions FROM pg_class c WHERE c.relname LIKE 'items\_%' ORDER BY 1;
 
 -- Rejected options, each with its reason.
-CREATE INDEX bad ON items USING vectors (embedding vector_l2_ops) WITH (m = 1);
-CREATE INDEX bad ON items USING vectors (embedding vector_l2_ops) WITH (m = 101);
-CREATE INDEX bad ON items USING vectors (embedding vector_l2_ops) WITH (ef_construction = 3);
-CREATE INDEX bad ON items USING vectors (embedding vector_l2_ops) WITH (ef_construction = 2001);
-CREATE INDEX bad ON items USING vectors (embedding vector_l2_ops) WITH (quantization = 8);
+CREATE INDEX bad ON items USING vectors (embedding vector_l2_ops) WITH (m = 1); \echo sqlstate :LAST_ERROR_SQLSTATE
+CREATE INDEX bad ON items USING vectors (embedding vector_l2_ops) WITH (m = 101); \echo sqlstate :LAST_ERROR_SQLSTATE
+CREATE INDEX bad ON items USING vectors (embedding vector_l2_ops) WITH (ef_construction = 3); \echo sqlstate :LAST_ERROR_SQLSTATE
+CREATE INDEX bad ON items USING vectors (embedding vector_l2_ops) WITH (ef_construction = 2001); \echo sqlstate :LAST_ERROR_SQLSTATE
+CREATE INDEX bad ON items USING vectors (embedding vector_l2_ops) WITH (quantization = 8); \echo sqlstate :LAST_ERROR_SQLSTATE
 CREATE INDEX bad ON items USING vectors (embedding vector_l2_ops) WITH (options = '[indexing.hnsw]
-m = 0');
+m = 0'); \echo sqlstate :LAST_ERROR_SQLSTATE
 CREATE INDEX bad ON items USING vectors (embedding vector_l2_ops) WITH (options = '[indexing.hnsw]
 m = 16
-quantization = "trivial"');
+quantization = "trivial"'); \echo sqlstate :LAST_ERROR_SQLSTATE
 CREATE INDEX bad ON items USING vectors (embedding vector_l2_ops) WITH (options = '[indexing.ivf]
-nlist = 100');
-CREATE INDEX bad ON items USING vectors (embedding vector_l2_ops) WITH (options = 'm = 16');
+nlist = 100'); \echo sqlstate :LAST_ERROR_SQLSTATE
+CREATE INDEX bad ON items USING vectors (embedding vector_l2_ops) WITH (options = 'm = 16'); \echo sqlstate :LAST_ERROR_SQLSTATE
 CREATE INDEX bad ON items USING vectors (embedding vector_l2_ops) WITH (options = '[indexing.hnsw]
-m = sixteen');
+m = sixteen'); \echo sqlstate :LAST_ERROR_SQLSTATE
 CREATE INDEX bad ON items USING vectors (embedding vector_l2_ops) WITH (options = '[indexing.hnsw
-m = 16');
+m = 16'); \echo sqlstate :LAST_ERROR_SQLSTATE
 CREATE INDEX bad ON items USING vectors (embedding vector_l2_ops) WITH (m = 8, options = '[indexing.hnsw]
-m = 16');
+m = 16'); \echo sqlstate :LAST_ERROR_SQLSTATE
 -- The same value both ways is accepted.
 CREATE INDEX twice ON items USING vectors (embedding vector_l2_ops) WITH (m = 12, options = '[indexing.hnsw]
 m = 12');
@@ -42,7 +42,7 @@ DROP INDEX twice;
 
 -- Columns the index cannot take.
 CREATE TABLE untyped (v vector);
-CREATE INDEX ON untyped USING vectors (v vector_l2_ops);
+CREATE INDEX ON untyped USING vectors (v vector_l2_ops); \echo sqlstate :LAST_ERROR_SQLSTATE
 -- No dimension is too large: vectors that do not fit a page with their
 -- links are stored in parts (hnsw_large tests them).
 CREATE TABLE wide (v vector(2000));
@@ -51,7 +51,7 @@ CREATE INDEX ON wide USING vectors (v vector_l2_ops) WITH (m = 100);
 CREATE TABLE widest (v vector(65535));
 CREATE INDEX ON widest USING vectors (v vector_l2_ops);
 DROP TABLE untyped, wide, widest;
-CREATE INDEX ON items USING vectors (id);
+CREATE INDEX ON items USING vectors (id); \echo sqlstate :LAST_ERROR_SQLSTATE
 
 -- Plans: the index serves ORDER BY <its operator> (LIMIT), nothing else.
 SET enable_seqscan = off;
@@ -91,12 +91,12 @@ SELECT count(*) FROM (SELECT id FROM items ORDER BY embedding <=> '[0,0,0]' LIMI
 -- ORDER BY a NULL query: every distance is NULL; rows still come back.
 SELECT count(*) FROM (SELECT id FROM items ORDER BY embedding <-> NULL LIMIT 10) s;
 -- A query of the wrong dimension.
-SELECT id FROM items ORDER BY embedding <-> '[1,0]' LIMIT 1;
+SELECT id FROM items ORDER BY embedding <-> '[1,0]' LIMIT 1; \echo sqlstate :LAST_ERROR_SQLSTATE
 
 -- Settings.
-SET vectors.hnsw_ef_search = 0;
-SET vectors.hnsw_ef_search = 65536;
-SET vectors.search_mode = fast;
+SET vectors.hnsw_ef_search = 0; \echo sqlstate :LAST_ERROR_SQLSTATE
+SET vectors.hnsw_ef_search = 65536; \echo sqlstate :LAST_ERROR_SQLSTATE
+SET vectors.search_mode = fast; \echo sqlstate :LAST_ERROR_SQLSTATE
 SHOW vectors.hnsw_ef_search;
 SHOW vectors.search_mode;
 
@@ -113,7 +113,7 @@ SELECT op, same_as_exact(op, '[-0.5,0.1,0.2]', 30) FROM unnest(ARRAY['<->', '<=>
 RESET vectors.hnsw_ef_search;
 REINDEX INDEX items_l2;
 SELECT ok FROM vectors_index_check('items_l2');
-SELECT * FROM vectors_index_check('items_pkey');
+SELECT * FROM vectors_index_check('items_pkey'); \echo sqlstate :LAST_ERROR_SQLSTATE
 
 -- Unlogged tables get an init fork (ambuildempty).
 CREATE UNLOGGED TABLE scratch (v vector(2));
@@ -141,7 +141,7 @@ RESET vectors.hnsw_ef_search;
 DROP INDEX big_v;
 -- CREATE INDEX honours statement_timeout (and cancel): nothing is left behind.
 SET statement_timeout = '100ms';
-CREATE INDEX big_v ON big USING vectors (v vector_l2_ops) WITH (ef_construction = 2000);
+CREATE INDEX big_v ON big USING vectors (v vector_l2_ops) WITH (ef_construction = 2000); \echo sqlstate :LAST_ERROR_SQLSTATE
 RESET statement_timeout;
 SELECT count(*) AS leftover_indexes FROM pg_class WHERE relname = 'big_v';
 DROP TABLE big;

@@ -32,11 +32,16 @@ RESET enable_indexscan;
 SET enable_seqscan = off;
 SELECT (SELECT count(*) FROM by_index JOIN exact USING (id)) / 64.0 >= 0.95 AS recall_at_least_95;
 
--- The first rows come in exact distance order.
-SELECT bool_and(d >= prev) AS ordered FROM (
-    SELECT embedding <-> (SELECT v FROM q) AS d,
-           lag(embedding <-> (SELECT v FROM q), 1, 0) OVER (ORDER BY embedding <-> (SELECT v FROM q)) AS prev
-    FROM (SELECT embedding FROM images ORDER BY embedding <-> (SELECT v FROM q) LIMIT 40) s) t;
+-- The first rows come in exact distance order: the distances are collected
+-- in the order the scan returned them (array_agg over the scan, numbered
+-- WITH ORDINALITY) and each must be >= the one before it. Nothing re-sorts
+-- them, so a scan returning rows out of order makes this false (as it is
+-- for the same query ordered by id instead).
+SELECT count(*) AS rows, bool_and(d >= prev) AS ordered FROM (
+    SELECT d, lag(d, 1, 0) OVER (ORDER BY n) AS prev
+    FROM unnest((SELECT array_agg(embedding <-> (SELECT v FROM q)) FROM (
+            SELECT embedding FROM images ORDER BY embedding <-> (SELECT v FROM q) LIMIT 40) s))
+         WITH ORDINALITY AS u(d, n)) t;
 
 -- A small table streamed to the end returns exactly every row.
 SELECT count(*), count(DISTINCT id) FROM (SELECT id FROM images ORDER BY embedding <-> (SELECT v FROM q)) s;
@@ -99,7 +104,7 @@ FROM (SELECT id, author FROM parts WHERE author != 'Allen' ORDER BY embedding <-
 -- A statement timeout cancels a long stream; the session stays healthy.
 SET statement_timeout = '1ms';
 SELECT count(*) FROM (SELECT a.id FROM images a, images b WHERE a.id = b.id
-    ORDER BY a.embedding <-> (SELECT v FROM q)) s;
+    ORDER BY a.embedding <-> (SELECT v FROM q)) s; \echo sqlstate :LAST_ERROR_SQLSTATE
 RESET statement_timeout;
 SELECT count(*) FROM (SELECT id FROM images ORDER BY embedding <-> (SELECT v FROM q) LIMIT 5) s;
 

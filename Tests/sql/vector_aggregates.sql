@@ -9,12 +9,12 @@ SELECT sum(v), avg(v) FROM agg WHERE false;
 -- Mixed dimensions.
 CREATE TABLE mixed (v vector);
 INSERT INTO mixed VALUES ('[1,2]'), ('[1,2,3]');
-SELECT sum(v) FROM mixed;
-SELECT avg(v) FROM mixed;
+SELECT sum(v) FROM mixed; \echo sqlstate :LAST_ERROR_SQLSTATE
+SELECT avg(v) FROM mixed; \echo sqlstate :LAST_ERROR_SQLSTATE
 DROP TABLE mixed;
 
 -- Overflow of the final float4 result.
-SELECT sum(v) FROM (VALUES ('[3e38]'::vector), ('[3e38]')) t(v);
+SELECT sum(v) FROM (VALUES ('[3e38]'::vector), ('[3e38]')) t(v); \echo sqlstate :LAST_ERROR_SQLSTATE
 -- The average of large values does not overflow (summed in double).
 SELECT avg(v) FROM (VALUES ('[3e38]'::vector), ('[3e38]')) t(v);
 

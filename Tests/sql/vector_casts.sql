@@ -11,7 +11,7 @@ SELECT l2_distance(ARRAY[0,0]::real[]::vector, '[3,4]');
 -- Not implicitly: an implicit real[] -> vector cast would make comparisons
 -- between real[] values ambiguous for every user of the database.
 SELECT ARRAY[1,2]::real[] = ARRAY[1,2]::real[] AS arrays_compare, ARRAY[1]::real[] < ARRAY[2]::real[] AS arrays_order;
-SELECT vector_dims(ARRAY[1,2]::real[]);
+SELECT vector_dims(ARRAY[1,2]::real[]); \echo sqlstate :LAST_ERROR_SQLSTATE
 -- vector to real[] on assignment.
 CREATE TABLE r (a real[]);
 INSERT INTO r SELECT v FROM c;
@@ -20,21 +20,21 @@ DROP TABLE c, r;
 
 -- Typmods apply to casts.
 SELECT ARRAY[1,2,3]::real[]::vector(3);
-SELECT ARRAY[1,2,3]::real[]::vector(2);
+SELECT ARRAY[1,2,3]::real[]::vector(2); \echo sqlstate :LAST_ERROR_SQLSTATE
 
 -- Rejected arrays.
-SELECT ARRAY[1,NULL,3]::real[]::vector;
-SELECT ARRAY[[1,2],[3,4]]::real[]::vector;
-SELECT '{}'::real[]::vector;
-SELECT ARRAY['NaN']::real[]::vector;
-SELECT ARRAY['Infinity']::real[]::vector;
-SELECT ARRAY['-Infinity']::float8[]::vector;
-SELECT ARRAY[1e39]::float8[]::vector;
-SELECT ARRAY[1e-50]::float8[]::vector;
-SELECT ARRAY['NaN']::numeric[]::vector;
-SELECT ARRAY[1e400]::numeric[]::vector;
-SELECT ARRAY['Infinity']::numeric[]::vector;
+SELECT ARRAY[1,NULL,3]::real[]::vector; \echo sqlstate :LAST_ERROR_SQLSTATE
+SELECT ARRAY[[1,2],[3,4]]::real[]::vector; \echo sqlstate :LAST_ERROR_SQLSTATE
+SELECT '{}'::real[]::vector; \echo sqlstate :LAST_ERROR_SQLSTATE
+SELECT ARRAY['NaN']::real[]::vector; \echo sqlstate :LAST_ERROR_SQLSTATE
+SELECT ARRAY['Infinity']::real[]::vector; \echo sqlstate :LAST_ERROR_SQLSTATE
+SELECT ARRAY['-Infinity']::float8[]::vector; \echo sqlstate :LAST_ERROR_SQLSTATE
+SELECT ARRAY[1e39]::float8[]::vector; \echo sqlstate :LAST_ERROR_SQLSTATE
+SELECT ARRAY[1e-50]::float8[]::vector; \echo sqlstate :LAST_ERROR_SQLSTATE
+SELECT ARRAY['NaN']::numeric[]::vector; \echo sqlstate :LAST_ERROR_SQLSTATE
+SELECT ARRAY[1e400]::numeric[]::vector; \echo sqlstate :LAST_ERROR_SQLSTATE
+SELECT ARRAY['Infinity']::numeric[]::vector; \echo sqlstate :LAST_ERROR_SQLSTATE
 SELECT ARRAY[1e-400]::numeric[]::vector;
-SELECT array_fill(1::real, ARRAY[65536])::vector;
-SELECT ARRAY[1,2]::bigint[]::vector;
-SELECT '[1,2]'::vector::integer[];
+SELECT array_fill(1::real, ARRAY[65536])::vector; \echo sqlstate :LAST_ERROR_SQLSTATE
+SELECT ARRAY[1,2]::bigint[]::vector; \echo sqlstate :LAST_ERROR_SQLSTATE
+SELECT '[1,2]'::vector::integer[]; \echo sqlstate :LAST_ERROR_SQLSTATE

@@ -36,19 +36,19 @@ FROM exact;
 
 -- Element-wise arithmetic.
 SELECT '[1,2,3]'::vector + '[4,5,6]', '[1,2,3]'::vector - '[4,5,6]', '[1,2,3]'::vector * '[4,5,6]';
-SELECT '[3e38]'::vector + '[3e38]';
-SELECT '[3e38]'::vector * '[2]';
+SELECT '[3e38]'::vector + '[3e38]'; \echo sqlstate :LAST_ERROR_SQLSTATE
+SELECT '[3e38]'::vector * '[2]'; \echo sqlstate :LAST_ERROR_SQLSTATE
 
 -- Mismatched dimensions: every binary operator names both dimensions.
-SELECT '[1,2]'::vector <-> '[1,2,3]';
-SELECT '[1,2]'::vector <#> '[1,2,3]';
-SELECT '[1,2]'::vector <=> '[1,2,3]';
-SELECT l2_distance('[1,2]', '[1,2,3]');
-SELECT inner_product('[1,2]', '[1,2,3]');
-SELECT cosine_distance('[1,2]', '[1,2,3]');
-SELECT '[1,2]'::vector + '[1,2,3]';
-SELECT '[1,2]'::vector - '[1,2,3]';
-SELECT '[1,2]'::vector * '[1,2,3]';
+SELECT '[1,2]'::vector <-> '[1,2,3]'; \echo sqlstate :LAST_ERROR_SQLSTATE
+SELECT '[1,2]'::vector <#> '[1,2,3]'; \echo sqlstate :LAST_ERROR_SQLSTATE
+SELECT '[1,2]'::vector <=> '[1,2,3]'; \echo sqlstate :LAST_ERROR_SQLSTATE
+SELECT l2_distance('[1,2]', '[1,2,3]'); \echo sqlstate :LAST_ERROR_SQLSTATE
+SELECT inner_product('[1,2]', '[1,2,3]'); \echo sqlstate :LAST_ERROR_SQLSTATE
+SELECT cosine_distance('[1,2]', '[1,2,3]'); \echo sqlstate :LAST_ERROR_SQLSTATE
+SELECT '[1,2]'::vector + '[1,2,3]'; \echo sqlstate :LAST_ERROR_SQLSTATE
+SELECT '[1,2]'::vector - '[1,2,3]'; \echo sqlstate :LAST_ERROR_SQLSTATE
+SELECT '[1,2]'::vector * '[1,2,3]'; \echo sqlstate :LAST_ERROR_SQLSTATE
 
 -- Exact nearest neighbours by sequential scan.
 CREATE TABLE points (id integer, v vector(2));

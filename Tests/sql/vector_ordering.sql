@@ -15,10 +15,10 @@ SET enable_sort = off;
 SELECT v, count(*) FROM vs GROUP BY v ORDER BY v;
 RESET enable_sort;
 
-CREATE UNIQUE INDEX vs_unique ON vs (v);
+CREATE UNIQUE INDEX vs_unique ON vs (v); \echo sqlstate :LAST_ERROR_SQLSTATE
 DELETE FROM vs WHERE v IN ('[1,2]', '[-0,5]');
 CREATE UNIQUE INDEX vs_unique ON vs (v);
-INSERT INTO vs VALUES ('[1,2]');
+INSERT INTO vs VALUES ('[1,2]'); \echo sqlstate :LAST_ERROR_SQLSTATE
 INSERT INTO vs VALUES ('[1,2]');
 SET enable_seqscan = off;
 EXPLAIN (COSTS OFF) SELECT * FROM vs WHERE v = '[1,2]';

@@ -22,15 +22,15 @@ CREATE TABLE items (id integer PRIMARY KEY, v vector(3));
 INSERT INTO items VALUES (1, '[1,2,3]'), (2, '[4,5,6]'), (3, NULL);
 SELECT * FROM items ORDER BY id;
 \d items
-INSERT INTO items VALUES (4, '[1,2]');
-INSERT INTO items VALUES (4, '[1,2,3,4]');
-UPDATE items SET v = '[1]' WHERE id = 1;
-SELECT '[1,2]'::vector(2), '[1,2]'::vector(3);
+INSERT INTO items VALUES (4, '[1,2]'); \echo sqlstate :LAST_ERROR_SQLSTATE
+INSERT INTO items VALUES (4, '[1,2,3,4]'); \echo sqlstate :LAST_ERROR_SQLSTATE
+UPDATE items SET v = '[1]' WHERE id = 1; \echo sqlstate :LAST_ERROR_SQLSTATE
+SELECT '[1,2]'::vector(2), '[1,2]'::vector(3); \echo sqlstate :LAST_ERROR_SQLSTATE
 SELECT format_type(atttypid, atttypmod) FROM pg_attribute
 WHERE attrelid = 'items'::regclass AND attname = 'v';
-CREATE TABLE bad_typmod (v vector(0));
-CREATE TABLE bad_typmod (v vector(65536));
-CREATE TABLE bad_typmod (v vector(3, 4));
+CREATE TABLE bad_typmod (v vector(0)); \echo sqlstate :LAST_ERROR_SQLSTATE
+CREATE TABLE bad_typmod (v vector(65536)); \echo sqlstate :LAST_ERROR_SQLSTATE
+CREATE TABLE bad_typmod (v vector(3, 4)); \echo sqlstate :LAST_ERROR_SQLSTATE
 CREATE TABLE ok_typmod (v vector(65535));
 DROP TABLE ok_typmod;
 
@@ -60,25 +60,31 @@ SELECT * FROM binary_in;
 TRUNCATE raw_bytes; INSERT INTO raw_bytes VALUES ('\x00000000');
 \copy raw_bytes TO 'results/bad.bin' WITH (FORMAT binary)
 \copy binary_in FROM 'results/bad.bin' WITH (FORMAT binary)
+\echo sqlstate :LAST_ERROR_SQLSTATE
 -- reserved field set
 TRUNCATE raw_bytes; INSERT INTO raw_bytes VALUES ('\x000100073f800000');
 \copy raw_bytes TO 'results/bad.bin' WITH (FORMAT binary)
 \copy binary_in FROM 'results/bad.bin' WITH (FORMAT binary)
+\echo sqlstate :LAST_ERROR_SQLSTATE
 -- fewer element bytes than the dimension count says
 TRUNCATE raw_bytes; INSERT INTO raw_bytes VALUES ('\x000200003f800000');
 \copy raw_bytes TO 'results/bad.bin' WITH (FORMAT binary)
 \copy binary_in FROM 'results/bad.bin' WITH (FORMAT binary)
+\echo sqlstate :LAST_ERROR_SQLSTATE
 -- a huge dimension count with no data behind it
 TRUNCATE raw_bytes; INSERT INTO raw_bytes VALUES ('\xffff0000');
 \copy raw_bytes TO 'results/bad.bin' WITH (FORMAT binary)
 \copy binary_in FROM 'results/bad.bin' WITH (FORMAT binary)
+\echo sqlstate :LAST_ERROR_SQLSTATE
 -- NaN and infinity
 TRUNCATE raw_bytes; INSERT INTO raw_bytes VALUES ('\x000100007fc00000');
 \copy raw_bytes TO 'results/bad.bin' WITH (FORMAT binary)
 \copy binary_in FROM 'results/bad.bin' WITH (FORMAT binary)
+\echo sqlstate :LAST_ERROR_SQLSTATE
 TRUNCATE raw_bytes; INSERT INTO raw_bytes VALUES ('\x00010000ff800000');
 \copy raw_bytes TO 'results/bad.bin' WITH (FORMAT binary)
 \copy binary_in FROM 'results/bad.bin' WITH (FORMAT binary)
+\echo sqlstate :LAST_ERROR_SQLSTATE
 SELECT count(*) AS rows_after_bad_binary FROM binary_in;
 
 -- Storage is EXTERNAL: large vectors move out of line but are not compressed.
