@@ -37,7 +37,15 @@ extension GraphWriter {
                     }
                 }
                 candidates.sort { $0.distance < $1.distance }
-                let chosen = try selectNeighbors(base: b.baseAddress!, candidates: candidates, limit: limit, fill: true)
+                var chosen = try selectNeighbors(base: b.baseAddress!, candidates: candidates, limit: limit, fill: true)
+                if keepsIncomingLinks {
+                    // A live neighbour the new list leaves out keeps its
+                    // place if no other list is known to link to it.
+                    let kept = Set(chosen.map(\.node))
+                    let dropped = candidates.filter { !kept.contains($0.node) && current.contains($0.node) }
+                    chosen = try keepingReferred(chosen, dropped: dropped, of: node, level: layer, limit: limit,
+                                                 droppable: { !current.contains($0) }) ?? chosen
+                }
                 try setNeighbors(of: node, level: layer, to: chosen.map(\.node))
             }
         }
