@@ -269,6 +269,16 @@ hnsw_u64_to_tid(uint64 value, ItemPointer tid)
 	ItemPointerSet(tid, hnsw_node_block(value), hnsw_node_offset(value));
 }
 
+/* qsort/bsearch order of node IDs and heap TIDs as u64. */
+static inline int
+hnsw_compare_u64(const void *a, const void *b)
+{
+	uint64		x = *(const uint64 *) a;
+	uint64		y = *(const uint64 *) b;
+
+	return x < y ? -1 : (x > y ? 1 : 0);
+}
+
 /* Index options as stored in rd_options. */
 typedef struct HnswOptions
 {

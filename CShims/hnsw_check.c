@@ -26,15 +26,6 @@
 
 #include "hnsw.h"
 
-static int
-compare_u64(const void *a, const void *b)
-{
-	uint64		x = *(const uint64 *) a;
-	uint64		y = *(const uint64 *) b;
-
-	return x < y ? -1 : (x > y ? 1 : 0);
-}
-
 static int64
 find_element(HnswGraphScan *state, VectorsNode node)
 {
@@ -202,7 +193,7 @@ heap_callback(Relation index, ItemPointer tid, Datum *values, bool *isnull, bool
 	if (!vectors_prepare(state->metric, vector->x, vector->dim, state->scratch))
 		return;					/* zero vector in a cosine index: not indexed */
 	key = hnsw_tid_to_u64(tid);
-	if (bsearch(&key, state->live_heap_tids, state->live_count, sizeof(uint64), compare_u64) == NULL)
+	if (bsearch(&key, state->live_heap_tids, state->live_count, sizeof(uint64), hnsw_compare_u64) == NULL)
 		state->missing_rows++;
 	if (state->heap_row_count == state->heap_row_capacity)
 	{
@@ -348,14 +339,14 @@ vectors_index_check(PG_FUNCTION_ARGS)
 			state.live_heap_tids[state.live_count++] = state.elements[i].heap_tid;
 		}
 	}
-	qsort(state.live_heap_tids, state.live_count, sizeof(uint64), compare_u64);
+	qsort(state.live_heap_tids, state.live_count, sizeof(uint64), hnsw_compare_u64);
 
 	/* Every live heap row must be in the index. */
 	state.scratch = palloc(sizeof(float) * Max(meta.dimensions, 1));
 	state.heap_row_capacity = 1024;
 	state.heap_rows = MemoryContextAllocHuge(CurrentMemoryContext, sizeof(uint64) * state.heap_row_capacity);
 	table_index_build_scan(heap, index, BuildIndexInfo(index), false, false, heap_callback, &state, NULL);
-	qsort(state.heap_rows, state.heap_row_count, sizeof(uint64), compare_u64);
+	qsort(state.heap_rows, state.heap_row_count, sizeof(uint64), hnsw_compare_u64);
 
 	/* ... and reachable. */
 	for (int64 i = 0; i < state.count; i++)
@@ -363,7 +354,7 @@ vectors_index_check(PG_FUNCTION_ARGS)
 		CheckedElement *e = &state.elements[i];
 
 		if (!e->deleted && !e->reached &&
-			bsearch(&e->heap_tid, state.heap_rows, state.heap_row_count, sizeof(uint64), compare_u64) != NULL)
+			bsearch(&e->heap_tid, state.heap_rows, state.heap_row_count, sizeof(uint64), hnsw_compare_u64) != NULL)
 			unreachable++;
 	}
 

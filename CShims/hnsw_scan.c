@@ -170,15 +170,6 @@ remember_returned(HnswScanState *state, uint64 heap_tid)
 	state->returned[state->returned_count++] = heap_tid;
 }
 
-static int
-compare_u64(const void *a, const void *b)
-{
-	uint64		x = *(const uint64 *) a;
-	uint64		y = *(const uint64 *) b;
-
-	return x < y ? -1 : (x > y ? 1 : 0);
-}
-
 /*
  * The final pass of a vbase scan: every live element whose row the stream
  * did not return, sorted by distance. Elements are listed one page at a
@@ -200,7 +191,7 @@ start_rest(HnswScanState *state)
 	VectorsNode *nodes = palloc(sizeof(VectorsNode) * MaxOffsetNumber);
 
 	release_stream(state);		/* its memory is what the limit was about */
-	qsort(state->returned, state->returned_count, sizeof(uint64), compare_u64);
+	qsort(state->returned, state->returned_count, sizeof(uint64), hnsw_compare_u64);
 
 	old = MemoryContextSwitchTo(state->sort_context);
 	desc = CreateTemplateTupleDesc(2);
@@ -230,7 +221,7 @@ start_rest(HnswScanState *state)
 				continue;
 			heap_tid = hnsw_tid_to_u64(&element->heap_tid);
 			if (state->returned_count > 0 &&
-				bsearch(&heap_tid, state->returned, state->returned_count, sizeof(uint64), compare_u64) != NULL)
+				bsearch(&heap_tid, state->returned, state->returned_count, sizeof(uint64), hnsw_compare_u64) != NULL)
 				continue;
 			nodes[count++] = hnsw_node(block, offset);
 		}

@@ -60,15 +60,6 @@ node_set_add(NodeSet *set, VectorsNode node)
 	set->nodes[set->count++] = node;
 }
 
-static int
-compare_nodes(const void *a, const void *b)
-{
-	VectorsNode x = *(const VectorsNode *) a;
-	VectorsNode y = *(const VectorsNode *) b;
-
-	return x < y ? -1 : (x > y ? 1 : 0);
-}
-
 /* Called by Swift during repair: a plain lookup, no PostgreSQL calls. */
 static bool
 node_set_contains(void *context, VectorsNode node)
@@ -76,7 +67,7 @@ node_set_contains(void *context, VectorsNode node)
 	NodeSet    *set = (NodeSet *) context;
 
 	return set->count > 0 &&
-		bsearch(&node, set->nodes, set->count, sizeof(VectorsNode), compare_nodes) != NULL;
+		bsearch(&node, set->nodes, set->count, sizeof(VectorsNode), hnsw_compare_u64) != NULL;
 }
 
 static HnswElementHeader *
@@ -341,7 +332,7 @@ node_set_sort(NodeSet *set)
 
 	if (set->count == 0)
 		return;
-	qsort(set->nodes, set->count, sizeof(VectorsNode), compare_nodes);
+	qsort(set->nodes, set->count, sizeof(VectorsNode), hnsw_compare_u64);
 	for (int64 i = 0; i < set->count; i++)
 		if (kept == 0 || set->nodes[kept - 1] != set->nodes[i])
 			set->nodes[kept++] = set->nodes[i];
@@ -498,7 +489,7 @@ hnsw_bulk_delete(IndexVacuumInfo *info, IndexBulkDeleteResult *stats,
 	if (deleted.count == 0 && parts.count == 0)
 		return stats;
 	if (deleted.count > 0)
-		qsort(deleted.nodes, deleted.count, sizeof(VectorsNode), compare_nodes);
+		qsort(deleted.nodes, deleted.count, sizeof(VectorsNode), hnsw_compare_u64);
 
 	LockPage(info->index, HNSW_WRITE_LOCK, ExclusiveLock);
 	if (deleted.count > 0)

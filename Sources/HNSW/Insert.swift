@@ -43,16 +43,23 @@ extension GraphWriter {
         }
     }
 
-    /// Puts `target` into `node`'s list on `level`: in a free slot, else in
-    /// place of the farthest entry that may go (`forceLink`).
-    func giveLink(from node: Node, to target: Node, level: Int, limit: Int) throws {
+    /// Appends `target` to `node`'s list on `level` if it has a free slot
+    /// (an append takes no link away). Returns whether it did.
+    func append(_ target: Node, to node: Node, level: Int, limit: Int) throws -> Bool {
         var appended = false
         try updateNeighbors(of: node, level: level) { current in
             guard current.count < limit, !current.contains(target) else { return nil }
             appended = true
             return current + [target]
         }
-        if !appended { try forceLink(node, to: target, level: level) }
+        return appended
+    }
+
+    /// Puts `target` into `node`'s list on `level`: in a free slot, else in
+    /// place of the farthest entry that may go (`forceLink`).
+    @discardableResult
+    func giveLink(from node: Node, to target: Node, level: Int, limit: Int) throws -> Bool {
+        try append(target, to: node, level: level, limit: limit) || forceLink(node, to: target, level: level)
     }
 
     /// Adds `newNode` to `node`'s neighbour list on `level`, shrinking the
@@ -207,13 +214,7 @@ extension GraphWriter {
     ) throws -> Bool {
         let limit = parameters.maxNeighbors(level: level)
         for candidate in candidates where candidate.node != newNode {
-            var appended = false
-            try updateNeighbors(of: candidate.node, level: level) { current in
-                guard current.count < limit, !current.contains(newNode) else { return nil }
-                appended = true
-                return current + [newNode]
-            }
-            if appended { return true }
+            if try append(newNode, to: candidate.node, level: level, limit: limit) { return true }
         }
         for candidate in candidates where candidate.node != newNode {
             if try forceLink(candidate.node, to: newNode, level: level) { return true }
@@ -226,10 +227,10 @@ extension GraphWriter {
         guard keepsIncomingLinks, let nearest = candidates.first(where: { $0.node != newNode }) else { return false }
         var displaced: Node?
         try updateNeighbors(of: nearest.node, level: level) { current in
-            guard !current.isEmpty, !current.contains(newNode) else { return nil }
+            guard !current.contains(newNode) else { return nil }
             return try withVector(of: nearest.node) { base in
                 let distances = try current.map { try visit($0, query: base).distance }
-                let farthest = distances.indices.max { distances[$0] < distances[$1] }!
+                guard let farthest = distances.indices.max(by: { distances[$0] < distances[$1] }) else { return nil }
                 displaced = current[farthest]
                 var updated = current
                 updated[farthest] = newNode
