@@ -507,7 +507,11 @@ build_callback(Relation index, ItemPointer tid, Datum *values, bool *isnull, boo
 			vectors_check_typmod(vector->dim, state->handle.info.dimensions);
 		if (vectors_prepare(state->handle.info.metric, vector->x, vector->dim, state->prepared))
 		{
-			vectors_build_add(state->builder, state->prepared, hnsw_tid_to_u64(tid));
+			VectorsError error;
+
+			hnsw_check_status(&state->handle,
+							  vectors_build_add(state->builder, state->prepared, hnsw_tid_to_u64(tid), &error),
+							  &error);
 			state->index_tuples++;
 		}
 		if (vectors_build_memory(state->builder) > state->memory_limit)
@@ -533,6 +537,7 @@ hnsw_build(Relation heap, Relation index, IndexInfo *info)
 	IndexBuildResult *result = palloc(sizeof(IndexBuildResult));
 	BuildState *state = palloc0(sizeof(BuildState));
 	VectorsIndexInfo index_info;
+	VectorsError error;
 
 	if (RelationGetNumberOfBlocks(index) != 0)
 		elog(ERROR, "index \"%s\" already contains data", RelationGetRelationName(index));
@@ -547,7 +552,7 @@ hnsw_build(Relation heap, Relation index, IndexInfo *info)
 	state->tuple_context = AllocSetContextCreate(CurrentMemoryContext, "vectors build tuple", ALLOCSET_DEFAULT_SIZES);
 	state->prepared = palloc(sizeof(float) * index_info.dimensions);
 	state->memory_limit = (Size) maintenance_work_mem * 1024;
-	state->builder = vectors_build_new(&index_info);
+	hnsw_check_status(&state->handle, vectors_build_new(&index_info, &state->builder, &error), &error);
 	state->release.func = release_builder;
 	state->release.arg = state;
 	MemoryContextRegisterResetCallback(CurrentMemoryContext, &state->release);

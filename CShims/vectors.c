@@ -48,6 +48,9 @@ vectors_raise(VectorsStatus status, const VectorsError *error)
 		case VECTORS_ERROR_OUT_OF_MEMORY:
 			code = ERRCODE_OUT_OF_MEMORY;
 			break;
+		case VECTORS_ERROR_INTERNAL:
+			code = ERRCODE_INTERNAL_ERROR;
+			break;
 		default:
 			code = ERRCODE_INTERNAL_ERROR;
 			break;

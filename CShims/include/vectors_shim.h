@@ -34,8 +34,11 @@ typedef enum VectorsStatus
 	VECTORS_ERROR_OUT_OF_MEMORY = 3,	/* SQLSTATE 53200 out_of_memory */
 	VECTORS_ERROR_POSTGRES = 4,	/* a PostgreSQL ERROR, saved by the shim; the C
 								 * caller re-throws it after Swift returned */
-	VECTORS_INTERRUPTED = 5		/* Swift stopped because an interrupt is pending;
+	VECTORS_INTERRUPTED = 5,	/* Swift stopped because an interrupt is pending;
 								 * the caller runs CHECK_FOR_INTERRUPTS() */
+	VECTORS_ERROR_INTERNAL = 6	/* SQLSTATE XX000 internal_error: a broken
+								 * contract or an unexpected Swift error (a bug,
+								 * reported instead of a trap) */
 } VectorsStatus;
 
 #define VECTORS_ERROR_TEXT 512
@@ -154,10 +157,13 @@ VectorsStatus vectors_page_check_interrupts(VectorsIndexHandle *handle);
 /* Graph algorithms: implemented in Swift, called by the shim. */
 
 /* Writes the stored form of a vector (unit length for cosine) to `out`.
- * Returns false for a zero vector under cosine (it has no direction). */
+ * Returns false for a zero vector under cosine (it has no direction), and
+ * for a metric outside VectorsMetric (the shim never passes one: it checks
+ * every metric it reads). */
 bool		vectors_prepare(int32_t metric, const float *vector, int32_t dimensions, float *out);
 
-/* Distance between two prepared vectors under `metric`. */
+/* Distance between two prepared vectors under `metric` (NaN for a metric
+ * outside VectorsMetric). */
 float		vectors_distance(int32_t metric, const float *a, const float *b, int32_t dimensions);
 
 /* A random HNSW level for a new node (geometric, P(level >= l) = m^-l). */
@@ -190,7 +196,8 @@ typedef struct VectorsStream VectorsStream;
 
 VectorsStream *vectors_stream_new(VectorsIndexHandle *handle, const VectorsIndexInfo *info,
 								  const float *query, int32_t ef, bool continues, size_t memory_limit);
-/* The next row: *found is false at the end of the stream. */
+/* The next row: *found is false at the end of the stream. A stream that
+ * could not be set up (an unknown metric in `info`) fails here. */
 VectorsStatus vectors_stream_next(VectorsStream *stream, uint64_t *heap_tid, float *distance,
 								  bool *found, VectorsError *error);
 void		vectors_stream_free(VectorsStream *stream);
@@ -208,18 +215,26 @@ VectorsStatus vectors_hnsw_reconnect(VectorsIndexHandle *handle, const VectorsIn
  * In-memory build. A builder is a Swift object; C must release it with
  * vectors_build_free, also when the build fails (memory-context callback).
  * Nodes are numbered 0..count-1 in the order they were added.
+ *
+ * Its large arrays (vectors, neighbour lists, levels, heap TIDs) get memory
+ * that may be refused: then the call returns VECTORS_ERROR_OUT_OF_MEMORY
+ * with the size in the message, and the builder can still be freed.
  */
 typedef struct VectorsBuilder VectorsBuilder;
 
-VectorsBuilder *vectors_build_new(const VectorsIndexInfo *info);
+/* Stores a new builder in *builder (VECTORS_ERROR_INTERNAL for a metric
+ * outside VectorsMetric). */
+VectorsStatus vectors_build_new(const VectorsIndexInfo *info, VectorsBuilder **builder, VectorsError *error);
 void		vectors_build_free(VectorsBuilder *builder);
 /* Adds a prepared vector (linked later by vectors_build_link). */
-bool		vectors_build_add(VectorsBuilder *builder, const float *vector, uint64_t heap_tid);
+VectorsStatus vectors_build_add(VectorsBuilder *builder, const float *vector, uint64_t heap_tid,
+								VectorsError *error);
 /*
  * Links every added vector into the graph: pure computation on `threads`
  * threads (the caller's among them; the others never call PostgreSQL and run
  * with signals blocked). Polls `interrupted` on the calling thread and
- * returns VECTORS_INTERRUPTED when it says so; calling again resumes.
+ * returns VECTORS_INTERRUPTED when it says so; calling again resumes. A
+ * failure on any thread stops them all and is this call's status.
  */
 VectorsStatus vectors_build_link(VectorsBuilder *builder, int32_t threads, bool (*interrupted) (void),
 								 VectorsError *error);

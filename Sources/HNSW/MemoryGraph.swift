@@ -17,6 +17,10 @@ import Synchronization
 /// read and written under one of `lockStripes` mutexes (chosen by node), and
 /// the entry point under its own. A thread holds at most one lock at a time,
 /// so there is no lock order to get wrong.
+///
+/// Every per-node array is a `BuildArray`: when memory runs out, `append`
+/// throws `GraphFailure.outOfMemory` and the graph stays as it was, so a
+/// PostgreSQL backend reports an error instead of stopping.
 public final class MemoryGraph: GraphWriter, @unchecked Sendable {
     public typealias Node = Int32
 
@@ -40,19 +44,23 @@ public final class MemoryGraph: GraphWriter, @unchecked Sendable {
 
     public private(set) var count = 0
     private var capacity = 0
-    private var vectorStorage: UnsafeMutablePointer<Float>
-    private var layer0: UnsafeMutablePointer<Int32>
-    private var layer0Counts: UnsafeMutablePointer<UInt16>
-    private var levels: [UInt8] = []
+    private let mapper: PageMapper
+    private var vectorStorage = BuildArray<Float>()
+    private var layer0 = BuildArray<Int32>()
+    private var layer0Counts = BuildArray<UInt16>()
+    private var levels = BuildArray<UInt8>()
     /// Where node's upper-layer slots start in `upperSlots` (its layer l
     /// list at (start + l - 1) * m); -1 for nodes of level 0.
-    private var upperStart: [Int] = []
-    private var upperSlots: UnsafeMutablePointer<Int32>
-    private var upperCounts: UnsafeMutablePointer<UInt16>
+    private var upperStart = BuildArray<Int>()
+    private var upperSlots = BuildArray<Int32>()
+    private var upperCounts = BuildArray<UInt16>()
     private var upperUsed = 0
     private var upperCapacity = 0
 
-    public init(dimensions: Int, metric: Metric, parameters: HNSWParameters) {
+    /// - Parameter mapper: where the large arrays get memory (tests pass
+    ///   one that refuses, to reach the out-of-memory paths).
+    public init(dimensions: Int, metric: Metric, parameters: HNSWParameters, mapper: PageMapper = .system) {
+        self.mapper = mapper
         self.dimensions = dimensions
         self.metric = metric
         self.parameters = parameters
@@ -60,11 +68,6 @@ public final class MemoryGraph: GraphWriter, @unchecked Sendable {
         self.slots = parameters.maxNeighbors(level: 0)
         self.prefetchLines = Int32(min((dimensions * 4 + 63) / 64, 8))
         self.tailLines = Int32(min(max(0, (dimensions * 4 + 63) / 64 - 8), 16))
-        vectorStorage = HugePages.allocate(Float.self, count: 0)
-        layer0 = HugePages.allocate(Int32.self, count: 0)
-        layer0Counts = .allocate(capacity: 1)
-        upperSlots = .allocate(capacity: 1)
-        upperCounts = .allocate(capacity: 1)
         entryLock = .allocate(capacity: 1)
         pthread_mutex_init(entryLock, nil)
         locks = .allocate(capacity: Self.lockStripes)
@@ -72,11 +75,13 @@ public final class MemoryGraph: GraphWriter, @unchecked Sendable {
     }
 
     deinit {
-        HugePages.deallocate(vectorStorage, count: capacity * dimensions)
-        HugePages.deallocate(layer0, count: capacity * slots)
-        layer0Counts.deallocate()
-        upperSlots.deallocate()
-        upperCounts.deallocate()
+        vectorStorage.release()
+        layer0.release()
+        layer0Counts.release()
+        levels.release()
+        upperStart.release()
+        upperSlots.release()
+        upperCounts.release()
         pthread_mutex_destroy(entryLock)
         entryLock.deallocate()
         for i in 0..<Self.lockStripes { pthread_mutex_destroy(locks + i) }
@@ -91,61 +96,69 @@ public final class MemoryGraph: GraphWriter, @unchecked Sendable {
         return try body()
     }
 
-    private func grow(to minimum: Int) {
+    /// Room for at least `minimum` nodes; throws (and `capacity` stays) when
+    /// an array cannot grow: the arrays grown already just hold more.
+    private func grow(to minimum: Int) throws(GraphFailure) {
         // The first allocation is 1,024 nodes, or 1 MB of vectors when
         // those are large (1,024 vectors of 65,535 floats would be 256 MB,
         // and the build counts capacity against maintenance_work_mem).
         let initial = max(1, min(1024, (1 << 20) / (dimensions * 4)))
         let newCapacity = max(minimum, capacity * 2, initial)
-        func regrow<T>(_ old: UnsafeMutablePointer<T>, _ perNode: Int) -> UnsafeMutablePointer<T> {
-            let fresh = UnsafeMutablePointer<T>.allocate(capacity: newCapacity * perNode)
-            fresh.moveInitialize(from: old, count: count * perNode)
-            old.deallocate()
-            return fresh
+        func scaled(_ perNode: Int) throws(GraphFailure) -> Int {
+            let (n, overflow) = newCapacity.multipliedReportingOverflow(by: perNode)
+            if overflow { throw .outOfMemory(bytes: .max) }
+            return n
         }
-        vectorStorage = HugePages.grow(
-            vectorStorage, from: capacity * dimensions, to: newCapacity * dimensions, used: count * dimensions)
-        layer0 = HugePages.grow(layer0, from: capacity * slots, to: newCapacity * slots, used: count * slots)
-        layer0Counts = regrow(layer0Counts, 1)
+        try vectorStorage.grow(to: scaled(dimensions), used: count * dimensions, mapper: mapper)
+        try layer0.grow(to: scaled(slots), used: count * slots, mapper: mapper)
+        try layer0Counts.grow(to: newCapacity, used: count, mapper: mapper)
+        try levels.grow(to: newCapacity, used: count, mapper: mapper)
+        try upperStart.grow(to: newCapacity, used: count, mapper: mapper)
         capacity = newCapacity
     }
 
     /// Stores a prepared vector with a level and links it into the graph.
     @discardableResult
     public func add(_ vector: [Float], level: Int) throws -> Int32 {
-        let node = append(vector, level: level)
+        let node = try append(vector, level: level)
         try link(node)
         return node
     }
 
-    /// Stores a prepared vector without linking it (see `link`).
+    /// Stores a prepared vector without linking it (see `link`). Throws
+    /// `GraphFailure.outOfMemory` when the arrays cannot grow (the graph is
+    /// unchanged then), `invalidArgument` for a vector of the wrong length
+    /// or a level outside 0...HNSWParameters.maxLevel.
     @discardableResult
-    public func append<C: Collection>(_ vector: C, level: Int) -> Int32 where C.Element == Float {
-        precondition(vector.count == dimensions)
-        if count == capacity { grow(to: count + 1) }
+    public func append<C: Collection>(_ vector: C, level: Int) throws(GraphFailure) -> Int32 where C.Element == Float {
+        guard vector.count == dimensions else {
+            throw .invalidArgument("vector of \(vector.count) dimensions appended to a graph of \(dimensions)")
+        }
+        guard (0...HNSWParameters.maxLevel).contains(level) else {
+            throw .invalidArgument("level \(level) outside 0...\(HNSWParameters.maxLevel)")
+        }
+        // Nodes are Int32: the last one a graph can number.
+        guard count < Int(Int32.max) else { throw .outOfMemory(bytes: .max) }
+        if count == capacity { try grow(to: count + 1) }
+        if level > 0 && upperUsed + level > upperCapacity {
+            let newCapacity = max(upperUsed + level, upperCapacity * 2, 256)
+            let (slotCount, overflow) = newCapacity.multipliedReportingOverflow(by: parameters.m)
+            if overflow { throw .outOfMemory(bytes: .max) }
+            try upperSlots.grow(to: slotCount, used: upperUsed * parameters.m, mapper: mapper)
+            try upperCounts.grow(to: newCapacity, used: upperUsed, mapper: mapper)
+            upperCapacity = newCapacity
+        }
         let node = Int32(count)
-        _ = UnsafeMutableBufferPointer(start: vectorStorage + count * dimensions, count: dimensions)
+        _ = UnsafeMutableBufferPointer(start: vectorStorage.base + count * dimensions, count: dimensions)
             .initialize(from: vector)
         layer0Counts[count] = 0
-        levels.append(UInt8(level))
+        levels[count] = UInt8(level)
         if level > 0 {
-            if upperUsed + level > upperCapacity {
-                let newCapacity = max(upperUsed + level, upperCapacity * 2, 256)
-                let slots = UnsafeMutablePointer<Int32>.allocate(capacity: newCapacity * parameters.m)
-                slots.moveInitialize(from: upperSlots, count: upperUsed * parameters.m)
-                upperSlots.deallocate()
-                upperSlots = slots
-                let counts = UnsafeMutablePointer<UInt16>.allocate(capacity: newCapacity)
-                counts.moveInitialize(from: upperCounts, count: upperUsed)
-                upperCounts.deallocate()
-                upperCounts = counts
-                upperCapacity = newCapacity
-            }
-            upperStart.append(upperUsed)
-            (upperCounts + upperUsed).initialize(repeating: 0, count: level)
+            upperStart[count] = upperUsed
+            (upperCounts.base + upperUsed).initialize(repeating: 0, count: level)
             upperUsed += level
         } else {
-            upperStart.append(-1)
+            upperStart[count] = -1
         }
         count += 1
         return node
@@ -172,17 +185,17 @@ public final class MemoryGraph: GraphWriter, @unchecked Sendable {
 
     @inline(__always)
     public func visit(_ node: Int32, query: UnsafePointer<Float>) -> (distance: Float, live: Bool) {
-        let d = distance(query, vectorStorage + Int(node) * dimensions, dimensions)
+        let d = distance(query, vectorStorage.base + Int(node) * dimensions, dimensions)
         return (d, deleted.isEmpty || !deleted.contains(node))
     }
 
     /// The slots and count of node's list on `level`, or nil above its level.
     @inline(__always)
     private func list(_ node: Int32, _ level: Int) -> (slots: UnsafeMutablePointer<Int32>, count: UnsafeMutablePointer<UInt16>)? {
-        if level == 0 { return (layer0 + Int(node) * slots, layer0Counts + Int(node)) }
+        if level == 0 { return (layer0.base + Int(node) * slots, layer0Counts.base + Int(node)) }
         guard level <= Int(levels[Int(node)]) else { return nil }
         let index = upperStart[Int(node)] + level - 1
-        return (upperSlots + index * parameters.m, upperCounts + index)
+        return (upperSlots.base + index * parameters.m, upperCounts.base + index)
     }
 
     public func neighbors(of node: Int32, level: Int) -> [Int32] {
@@ -210,9 +223,9 @@ public final class MemoryGraph: GraphWriter, @unchecked Sendable {
             // 11.3 s instead of 12.4 s). Prefetching every line at once, or
             // filtering visited nodes out first, was slower (the larger
             // loop stopped the search from inlining its heap operations).
-            for i in 0..<n { vectors_prefetch_lines(vectorStorage + Int(copy[i]) * dimensions, prefetchLines) }
+            for i in 0..<n { vectors_prefetch_lines(vectorStorage.base + Int(copy[i]) * dimensions, prefetchLines) }
             for i in 0..<n where visited.insert(copy[i]) {
-                if i + 2 < n { vectors_prefetch_lines(vectorStorage + Int(copy[i + 2]) * dimensions + Int(prefetchLines) * 16, tailLines) }
+                if i + 2 < n { vectors_prefetch_lines(vectorStorage.base + Int(copy[i + 2]) * dimensions + Int(prefetchLines) * 16, tailLines) }
                 try body(copy[i])
             }
         }
@@ -233,35 +246,44 @@ public final class MemoryGraph: GraphWriter, @unchecked Sendable {
     public func makeVisitedSet() -> DenseVisitedSet { DenseVisitedSet(capacity: count) }
 
     public func withVector<R>(of node: Int32, _ body: (UnsafePointer<Float>) throws -> R) rethrows -> R {
-        try body(vectorStorage + Int(node) * dimensions)
+        try body(vectorStorage.base + Int(node) * dimensions)
     }
 
     public func vector(of node: Int32) -> [Float] {
-        Array(UnsafeBufferPointer(start: vectorStorage + Int(node) * dimensions, count: dimensions))
+        Array(UnsafeBufferPointer(start: vectorStorage.base + Int(node) * dimensions, count: dimensions))
     }
 
-    public func setNeighbors(of node: Int32, level: Int, to neighbors: [Int32]) {
-        guard let (slots, count) = list(node, level) else { preconditionFailure("level above the node's") }
-        precondition(neighbors.count <= parameters.maxNeighbors(level: level))
+    public func setNeighbors(of node: Int32, level: Int, to neighbors: [Int32]) throws(GraphFailure) {
+        guard let (slots, count) = list(node, level) else {
+            throw .invalidArgument("neighbours of node \(node) set on level \(level), above its level")
+        }
+        try checkLength(neighbors, level: level)
         withLock(node) {
             for (i, n) in neighbors.enumerated() { slots[i] = n }
             count.pointee = UInt16(neighbors.count)
         }
     }
 
-    public func updateNeighbors(of node: Int32, level: Int, _ update: ([Int32]) throws -> [Int32]?) rethrows {
+    public func updateNeighbors(of node: Int32, level: Int, _ update: ([Int32]) throws -> [Int32]?) throws {
         guard let (slots, count) = list(node, level) else { return }
         if keepsIncomingLinks {
             guard let changed = try update(neighbors(of: node, level: level)) else { return }
-            setNeighbors(of: node, level: level, to: changed)
+            try setNeighbors(of: node, level: level, to: changed)
             return
         }
         try withLock(node) {
             let current = Array(UnsafeBufferPointer(start: slots, count: Int(count.pointee)))
             guard let changed = try update(current) else { return }
-            precondition(changed.count <= parameters.maxNeighbors(level: level))
+            try checkLength(changed, level: level)
             for (i, n) in changed.enumerated() { slots[i] = n }
             count.pointee = UInt16(changed.count)
+        }
+    }
+
+    /// A list longer than its level's slots would overwrite the next node's.
+    private func checkLength(_ list: [Int32], level: Int) throws(GraphFailure) {
+        guard list.count <= parameters.maxNeighbors(level: level) else {
+            throw .invalidArgument("\(list.count) neighbours on level \(level), at most \(parameters.maxNeighbors(level: level)) fit")
         }
     }
 
@@ -269,46 +291,7 @@ public final class MemoryGraph: GraphWriter, @unchecked Sendable {
         pthread_mutex_lock(entryLock)
         defer { pthread_mutex_unlock(entryLock) }
         // Concurrent inserts: only ever raise the entry level.
-        if entry == nil || level > entry!.level || entry!.node == node { entry = (node, level) }
-    }
-}
-
-/// Large arrays that a search reads at random (vectors, layer-0 lists):
-/// mapped directly and marked for transparent huge pages, so a read costs a
-/// cache miss but rarely also a page-table walk (4 KiB pages give a Zen 4
-/// core 12 MB of TLB reach; the vectors of 110,000 384-d rows are 170 MB).
-/// Linking 110,000 MiniLM vectors took 12.8 s instead of 15.0 s in CREATE
-/// INDEX. Without huge pages (a kernel set to `never`) this is plain memory.
-enum HugePages {
-    /// Below one huge page, plain malloc.
-    static let threshold = Int(VECTORS_HUGE_PAGE)
-
-    static func allocate<T>(_ type: T.Type, count: Int) -> UnsafeMutablePointer<T> {
-        let bytes = count * MemoryLayout<T>.stride
-        guard bytes >= threshold else { return .allocate(capacity: max(count, 1)) }
-        guard let raw = vectors_huge_map(bytes) else { fatalError("out of memory mapping \(bytes) bytes") }
-        return raw.bindMemory(to: T.self, capacity: count)
-    }
-
-    /// A larger array holding the first `used` elements of `old`.
-    static func grow<T>(_ old: UnsafeMutablePointer<T>, from oldCount: Int, to newCount: Int, used: Int)
-        -> UnsafeMutablePointer<T> {
-        let oldBytes = oldCount * MemoryLayout<T>.stride
-        let newBytes = newCount * MemoryLayout<T>.stride
-        if oldBytes >= threshold {
-            guard let raw = vectors_huge_remap(old, oldBytes, newBytes) else {
-                fatalError("out of memory mapping \(newBytes) bytes")
-            }
-            return raw.bindMemory(to: T.self, capacity: newCount)
-        }
-        let fresh = allocate(T.self, count: newCount)
-        fresh.moveInitialize(from: old, count: used)
-        deallocate(old, count: oldCount)
-        return fresh
-    }
-
-    static func deallocate<T>(_ pointer: UnsafeMutablePointer<T>, count: Int) {
-        let bytes = count * MemoryLayout<T>.stride
-        if bytes >= threshold { munmap(pointer, bytes) } else { pointer.deallocate() }
+        if let current = entry, level <= current.level, current.node != node { return }
+        entry = (node, level)
     }
 }

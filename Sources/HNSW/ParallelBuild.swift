@@ -13,7 +13,12 @@ extension MemoryGraph {
     /// `shouldStop` is polled on the calling thread only; when it returns
     /// true, the workers finish the node they are on and stop. Returns the
     /// number of nodes linked so far: call again with it to resume.
-    public func linkAll(from start: Int, threads: Int, shouldStop: () -> Bool) -> Int {
+    ///
+    /// A node that fails to link (a `GraphFailure`, on any thread) stops
+    /// every thread the same way; once all are joined, the first failure is
+    /// thrown on the calling thread. No thread traps. The graph is then
+    /// incomplete, fit only to be freed.
+    public func linkAll(from start: Int, threads: Int, shouldStop: () -> Bool) throws -> Int {
         let work = LinkWork(graph: self, next: start, end: count)
         var workers: [pthread_t] = []
         if threads > 1 && count - start > 1024 {
@@ -48,6 +53,7 @@ extension MemoryGraph {
             }
         }
         for thread in workers { pthread_join(thread, nil) }
+        if let failure = work.failure.withLock({ $0 }) { throw failure }
         return min(work.claimed.load(ordering: .acquiring), work.end)
     }
 }
@@ -58,6 +64,8 @@ final class LinkWork: @unchecked Sendable {
     let end: Int
     let claimed: Atomic<Int>
     let stopped = Atomic<Bool>(false)
+    /// The first node's failure; set, it stops every thread.
+    let failure = Mutex<(any Error)?>(nil)
 
     init(graph: MemoryGraph, next: Int, end: Int) {
         self.graph = graph
@@ -65,15 +73,21 @@ final class LinkWork: @unchecked Sendable {
         self.claimed = Atomic(next)
     }
 
-    /// Claims and links one node; false when none is left or after a stop.
-    /// A claimed node is always linked completely, so after the threads are
-    /// joined every node below `claimed` is linked.
+    /// Claims and links one node; false when none is left, after a stop or
+    /// when linking failed. A claimed node is linked completely unless it
+    /// failed, so after the threads are joined with no failure every node
+    /// below `claimed` is linked.
     func linkNext() -> Bool {
         if stopped.load(ordering: .acquiring) { return false }
         let node = claimed.wrappingAdd(1, ordering: .acquiringAndReleasing).oldValue
         guard node < end else { return false }
-        // MemoryGraph's storage functions do not throw.
-        try! graph.link(Int32(node))
-        return true
+        do {
+            try graph.link(Int32(node))
+            return true
+        } catch {
+            failure.withLock { first in if first == nil { first = error } }
+            stopped.store(true, ordering: .releasing)
+            return false
+        }
     }
 }

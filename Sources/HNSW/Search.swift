@@ -52,7 +52,9 @@ extension GraphReader {
     /// The (up to) `ef` nearest live nodes to a prepared query, nearest
     /// first: the "basic" search an index scan returns.
     public func search(query: [Float], ef: Int) throws -> [Candidate<Node>] {
-        precondition(query.count == dimensions, "query has \(query.count) dimensions, graph has \(dimensions)")
+        guard query.count == dimensions else {
+            throw GraphFailure.invalidArgument("query has \(query.count) dimensions, graph has \(dimensions)")
+        }
         return try query.withUnsafeBufferPointer { q -> [Candidate<Node>] in
             guard let (entry, _) = try descend(query: q.baseAddress!, toLevel: 0) else { return [] }
             var visited = makeVisitedSet()

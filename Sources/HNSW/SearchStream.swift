@@ -52,8 +52,10 @@ public final class SearchStream<G: GraphReader> {
     ///   - ef: breadth of every batch.
     ///   - continues: false for basic mode (the first batch only).
     ///   - memoryLimit: bytes of search state at which the stream stops.
+    ///
+    /// A query of the wrong length fails the first `next()` with
+    /// `GraphFailure.invalidArgument`.
     public init(graph: G, query: [Float], ef: Int, continues: Bool, memoryLimit: Int) {
-        precondition(query.count == graph.dimensions)
         self.graph = graph
         self.query = query
         self.ef = max(ef, 1)
@@ -96,6 +98,9 @@ public final class SearchStream<G: GraphReader> {
     }
 
     func start(_ q: UnsafePointer<Float>) throws {
+        guard query.count == graph.dimensions else {
+            throw GraphFailure.invalidArgument("query has \(query.count) dimensions, graph has \(graph.dimensions)")
+        }
         guard let (entry, _) = try graph.descend(query: q, toLevel: 0) else { return }
         _ = visited.insert(entry.node)
         if try !graph.visit(entry.node, query: q).live { deleted.insert(entry.node) }

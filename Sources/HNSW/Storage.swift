@@ -175,9 +175,13 @@ public struct NodeIDSet: VisitedSet {
         Int(truncatingIfNeeded: (node &* 0x9E37_79B9_7F4A_7C15) >> 32)
     }
 
+    /// Node 0 marks an empty slot, so it cannot be stored: inserting it
+    /// answers false ("seen"), and a search never follows it. (0 is never
+    /// a node of the page storage; the shim rejects a link to it as
+    /// damage before Swift sees it.)
     @inlinable
     public mutating func insert(_ node: UInt64) -> Bool {
-        precondition(node != 0, "node 0 cannot be stored")
+        if node == 0 { return false }
         if (stored + 1) * 2 > slots.count { grow() }
         var i = Self.hash(node) & mask
         while true {

@@ -44,7 +44,13 @@ public enum FloatText {
             if c == UInt8(ascii: ".") {
                 pointOffset = digits.count
             } else if c == UInt8(ascii: "e") || c == UInt8(ascii: "E") {
-                exponentPart = Int(String(decoding: text[(index + 1)...], as: UTF8.self))!
+                // "e-05", "e+38": read the digits here (Int(String) would be
+                // an optional to unwrap, on a path every vector output takes).
+                var magnitude = 0
+                for d in text[(index + 1)...] where d >= UInt8(ascii: "0") && d <= UInt8(ascii: "9") {
+                    magnitude = min(magnitude &* 10 &+ Int(d - UInt8(ascii: "0")), 1 << 20)
+                }
+                exponentPart = index + 1 < text.count && text[index + 1] == UInt8(ascii: "-") ? -magnitude : magnitude
                 break
             } else {
                 digits.append(c)
@@ -92,9 +98,11 @@ public enum FloatText {
 
 /// Text output of whole vectors: `[1,2.5,-0.03]`.
 public enum VectorFormat {
-    /// The longest text one element can produce: "-1.1754944e-38" is 14 bytes,
-    /// plus the separating comma.
-    public static let maxBytesPerElement = 15
+    /// The longest text one element can produce, plus the separating comma:
+    /// a float4 needs up to 9 significant digits to read back exactly, so
+    /// "-1.00459735e-16" (a sign, 9 digits, a point, a two-digit exponent)
+    /// is 15 bytes; fixed notation is shorter ("-0.000100459736" at most).
+    public static let maxBytesPerElement = 16
 
     /// Upper bound of the text length of an `count`-element vector, brackets
     /// and the terminating NUL included.

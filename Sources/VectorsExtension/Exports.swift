@@ -67,13 +67,15 @@ public func vectors_format_capacity(_ dimensions: Int32) -> Int {
 @_cdecl("vectors_format")
 public func vectors_format(_ elements: UnsafePointer<Float>, _ dimensions: Int32, _ buffer: UnsafeMutablePointer<CChar>) -> Int {
     let text = VectorFormat.bytes(UnsafeBufferPointer(start: elements, count: Int(dimensions)))
-    // capacity(forCount:) bounds the text; the precondition guards the contract.
-    precondition(text.count < VectorFormat.capacity(forCount: Int(dimensions)))
+    // capacity(forCount:) bounds the text (VectorFormat.maxBytesPerElement);
+    // were it ever wrong, the text is cut rather than the buffer overrun or
+    // the backend stopped.
+    let length = min(text.count, VectorFormat.capacity(forCount: Int(dimensions)) - 1)
     text.withUnsafeBytes { raw in
-        UnsafeMutableRawPointer(buffer).copyMemory(from: raw.baseAddress!, byteCount: text.count)
+        UnsafeMutableRawPointer(buffer).copyMemory(from: raw.baseAddress!, byteCount: length)
     }
-    buffer[text.count] = 0
-    return text.count
+    buffer[length] = 0
+    return length
 }
 
 @_cdecl("vectors_l2_squared")

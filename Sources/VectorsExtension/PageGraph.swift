@@ -33,10 +33,10 @@ final class PageGraph: GraphWriter {
     /// of 16 bytes (key, value) and a bit of metadata each.
     var heapTIDMemory: Int { heapTIDs.capacity * 22 }
 
-    init(handle: OpaquePointer, info: VectorsIndexInfo) {
+    init(handle: OpaquePointer, info: VectorsIndexInfo) throws(GraphFailure) {
         self.handle = handle
         self.dimensions = Int(info.dimensions)
-        self.metric = Metric(rawValue: UInt8(info.metric))!
+        self.metric = try info.swiftMetric()
         self.maxNeighbors = 2 * Int(info.m)
     }
 

@@ -203,7 +203,7 @@ func recall(graph: MemoryGraph, data: [[Float]], queries: [[Float]], k: Int, ef:
         for node in 0..<Int32(graph.count) {
             for level in 0...graph.level(of: node) {
                 let list = graph.neighbors(of: node, level: level)
-                graph.setNeighbors(of: node, level: level, to: list.filter { !victims.contains($0) })
+                try graph.setNeighbors(of: node, level: level, to: list.filter { !victims.contains($0) })
             }
         }
         #expect(Set(graph.unreachableNodes()) == victims)
@@ -267,8 +267,8 @@ func recall(graph: MemoryGraph, data: [[Float]], queries: [[Float]], k: Int, ef:
         let data = Array(all.prefix(4000)), queries = Array(all.suffix(50))
         let graph = MemoryGraph(dimensions: 16, metric: .l2, parameters: parameters)
         var rng = SplitMix64(seed: 7)
-        for v in data { graph.append(v, level: parameters.level(forUniform: Double.random(in: 0..<1, using: &rng).nextUp)) }
-        #expect(graph.linkAll(from: 0, threads: threads, shouldStop: { false }) == 4000)
+        for v in data { try graph.append(v, level: parameters.level(forUniform: Double.random(in: 0..<1, using: &rng).nextUp)) }
+        #expect(try graph.linkAll(from: 0, threads: threads, shouldStop: { false }) == 4000)
         for node in 0..<Int32(graph.count) {
             for level in 0...graph.level(of: node) {
                 let list = graph.neighbors(of: node, level: level)
@@ -287,14 +287,84 @@ func recall(graph: MemoryGraph, data: [[Float]], queries: [[Float]], k: Int, ef:
         let data = clusteredData(count: 3000, dimensions: 8, seed: 2)
         let graph = MemoryGraph(dimensions: 8, metric: .l2, parameters: parameters)
         var rng = SplitMix64(seed: 3)
-        for v in data { graph.append(v, level: parameters.level(forUniform: Double.random(in: 0..<1, using: &rng).nextUp)) }
+        for v in data { try graph.append(v, level: parameters.level(forUniform: Double.random(in: 0..<1, using: &rng).nextUp)) }
         var polls = 0
-        let partial = graph.linkAll(from: 0, threads: 2, shouldStop: { polls += 1; return polls >= 3 })
+        let partial = try graph.linkAll(from: 0, threads: 2, shouldStop: { polls += 1; return polls >= 3 })
         #expect(partial > 0 && partial < 3000)
-        #expect(graph.linkAll(from: partial, threads: 2, shouldStop: { false }) == 3000)
+        #expect(try graph.linkAll(from: partial, threads: 2, shouldStop: { false }) == 3000)
         let probes = stride(from: 0, to: 3000, by: 97).map { $0 }
         let selfFound = try probes.filter { try graph.search(query: data[$0], ef: 40).first?.node == Int32($0) }.count
         #expect(selfFound >= probes.count - 1)
         #expect(try graph.reconnectUnreachable() == 0)
+    }
+}
+
+/// Running out of memory, or a broken contract, is a thrown `GraphFailure`
+/// (a PostgreSQL backend turns it into an ERROR); nothing traps.
+@Suite struct Failures {
+    /// A mapper that refuses above 4 MiB: the vectors of 1,024 dimensions
+    /// grow to 1,024 nodes (4 MiB), then doubling to 2,048 is refused. The
+    /// graph keeps what it had and stays usable.
+    @Test func appendReportsOutOfMemory() throws {
+        let parameters = HNSWParameters(m: 4, efConstruction: 8)
+        let graph = MemoryGraph(
+            dimensions: 1024, metric: .l2, parameters: parameters, mapper: .refusing(above: 4 << 20))
+        var failure: GraphFailure?
+        for i in 0..<3000 {
+            do {
+                try graph.append((0..<1024).map { Float(i + $0 % 3) }, level: i % 5 == 0 ? 1 : 0)
+            } catch {
+                failure = error
+                break
+            }
+        }
+        #expect(failure == .outOfMemory(bytes: 2048 * 1024 * 4))
+        #expect(graph.count == 1024)
+        #expect(graph.vector(of: 1023) == (0..<1024).map { Float(1023 + $0 % 3) })
+        // Still refused, still intact; linking what is there works.
+        #expect(throws: GraphFailure.outOfMemory(bytes: 2048 * 1024 * 4)) {
+            try graph.append([Float](repeating: 1, count: 1024), level: 0)
+        }
+        #expect(graph.count == 1024)
+        #expect(try graph.linkAll(from: 0, threads: 2, shouldStop: { false }) == 1024)
+        #expect(try graph.search(query: graph.vector(of: 500), ef: 16).first?.node == 500)
+    }
+
+    /// Small arrays live in malloc'ed memory, large ones in mappings; the
+    /// contents survive every growth, and a refused one leaves the array
+    /// as it was.
+    @Test func buildArrayGrowsAndRefuses() throws {
+        var array = BuildArray<Int32>()
+        defer { array.release() }
+        let mapper = PageMapper.refusing(above: 8 << 20)
+        try array.grow(to: 1000, used: 0, mapper: mapper)
+        for i in 0..<1000 { array[i] = Int32(i) }
+        try array.grow(to: 1 << 20, used: 1000, mapper: mapper)  // 4 MiB: mapped
+        for i in 1000..<(1 << 20) { array[i] = Int32(i) }
+        try array.grow(to: 2 << 20, used: 1 << 20, mapper: mapper)  // 8 MiB: remapped
+        #expect(throws: GraphFailure.outOfMemory(bytes: 16 << 20)) {
+            try array.grow(to: 4 << 20, used: 2 << 20, mapper: mapper)
+        }
+        #expect(array.capacity == 2 << 20)
+        #expect((0..<(1 << 20)).allSatisfy { array[$0] == Int32($0) })
+        #expect(throws: GraphFailure.outOfMemory(bytes: .max)) {
+            try array.grow(to: .max / 2, used: 0, mapper: mapper)
+        }
+    }
+
+    @Test func brokenContractsThrow() throws {
+        let parameters = HNSWParameters(m: 4, efConstruction: 16)
+        let graph = try buildGraph(clusteredData(count: 50, dimensions: 4, seed: 5), metric: .l2, parameters: parameters, seed: 1)
+        #expect(throws: GraphFailure.self) { try graph.search(query: [1, 2, 3], ef: 10) }
+        #expect(throws: GraphFailure.self) { try graph.append([1, 2, 3], level: 0) }
+        #expect(throws: GraphFailure.self) { try graph.append([1, 2, 3, 4], level: -1) }
+        let stream = SearchStream(graph: graph, query: [1, 2], ef: 10, continues: true, memoryLimit: 1 << 20)
+        #expect(throws: GraphFailure.self) { try stream.next() }
+        let low = try #require((0..<Int32(50)).first { graph.level(of: $0) == 0 })
+        #expect(throws: GraphFailure.self) { try graph.setNeighbors(of: low, level: 1, to: []) }
+        #expect(throws: GraphFailure.self) { try graph.setNeighbors(of: low, level: 0, to: Array(0..<9)) }
+        var visited = NodeIDSet()
+        let inserted = visited.insert(0)
+        #expect(!inserted && visited.count == 0)
     }
 }

@@ -142,10 +142,16 @@ import Testing
         }
     }
 
+    /// Nine significant digits, a sign and a two-digit exponent: 15 bytes
+    /// an element (the capacity once counted 14, and a vector of three such
+    /// elements overran it).
     @Test func worstCaseLengthFitsTheCapacity() {
-        let worst: [Float] = Array(repeating: -1.1754942e-38, count: 10)
-        let text = worst.withUnsafeBufferPointer { VectorFormat.string($0) }
-        #expect(text.utf8.count + 1 <= VectorFormat.capacity(forCount: worst.count))
+        for value: Float in [-1.1754942e-38, -1.00459735e-16, -0.000100459736] {
+            let worst: [Float] = Array(repeating: value, count: 10)
+            let text = worst.withUnsafeBufferPointer { VectorFormat.string($0) }
+            #expect(text.utf8.count + 1 <= VectorFormat.capacity(forCount: worst.count))
+        }
+        #expect(FloatText.string(-1.00459735e-16) == "-1.00459735e-16")
     }
 }
 

@@ -93,6 +93,10 @@ CREATE TABLE big (v vector(2000));
 INSERT INTO big SELECT array_fill(0::real, ARRAY[2000])::vector;
 SELECT pg_column_size(v) AS stored_bytes FROM big;
 
+-- The longest element text: nine significant digits, a sign and an exponent
+-- (15 bytes; three of them once overran the output buffer and crashed).
+SELECT '[-1.00459735e-16,-1.00459735e-16,-1.00459735e-16,-0.000100459736]'::vector;
+
 -- NULLs pass through.
 SELECT NULL::vector, vector_dims(NULL);
 

@@ -45,10 +45,10 @@ for i in 0..<rows {
     data.withUnsafeBufferPointer { p in
         _ = prepared.withUnsafeMutableBufferPointer { metric.prepare(p.baseAddress! + i * dims, count: dims, into: $0.baseAddress!) }
     }
-    graph.append(prepared, level: graph.parameters.level(forUniform: Double.random(in: 0..<1, using: &rng).nextUp))
+    try graph.append(prepared, level: graph.parameters.level(forUniform: Double.random(in: 0..<1, using: &rng).nextUp))
 }
 let start = now()
-let linked = graph.linkAll(from: 0, threads: threads, shouldStop: { false })
+let linked = try graph.linkAll(from: 0, threads: threads, shouldStop: { false })
 let seconds = now() - start
 print(String(format: "%d x %d-d %@, m %d, ef_construction %d, %d threads: linked %d in %.2f s (%.0f nodes/s)",
              rows, dims, "\(metric)", m, efConstruction, threads, linked, seconds, Double(linked) / seconds))
