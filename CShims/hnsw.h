@@ -269,6 +269,36 @@ hnsw_u64_to_tid(uint64 value, ItemPointer tid)
 	ItemPointerSet(tid, hnsw_node_block(value), hnsw_node_offset(value));
 }
 
+/*
+ * Pinned links. Every live node but the entry point has at least one
+ * incoming layer-0 link that is *pinned*: no pruning drops it (a new node's
+ * first referrer pins it, the new entry point pins the old one, VACUUM pins
+ * a path to every node whose pinned path it cut). Pinned links form a
+ * graph in which the entry point reaches every node, so the whole graph
+ * does too. The flag is the top bit of the slot's offset (offsets stay
+ * below MaxOffsetNumber, 2048); every reader masks it.
+ */
+#define HNSW_SLOT_PINNED		0x8000
+
+static inline VectorsNode
+hnsw_slot_node(const ItemPointerData *slot)
+{
+	return hnsw_node(ItemPointerGetBlockNumberNoCheck((ItemPointer) slot),
+					 ItemPointerGetOffsetNumberNoCheck((ItemPointer) slot) & ~HNSW_SLOT_PINNED);
+}
+
+static inline bool
+hnsw_slot_pinned(const ItemPointerData *slot)
+{
+	return (ItemPointerGetOffsetNumberNoCheck((ItemPointer) slot) & HNSW_SLOT_PINNED) != 0;
+}
+
+static inline void
+hnsw_set_slot(ItemPointerData *slot, VectorsNode node, bool pinned)
+{
+	ItemPointerSet(slot, hnsw_node_block(node), hnsw_node_offset(node) | (pinned ? HNSW_SLOT_PINNED : 0));
+}
+
 /* qsort/bsearch order of node IDs and heap TIDs as u64. */
 static inline int
 hnsw_compare_u64(const void *a, const void *b)
@@ -367,6 +397,7 @@ typedef struct HnswGraphScan
 	CheckedElement *elements;
 	int64		count;
 	VectorsNode *links;
+	bool	   *link_pinned;	/* per link: pinned (hnsw_slot_pinned) */
 	int64		link_count;
 	uint64	   *live_heap_tids; /* of live elements, sorted */
 	int64		live_count;
@@ -386,6 +417,7 @@ typedef struct HnswGraphScan
 
 /* hnsw_check.c */
 extern int64 hnsw_scan_graph(Relation index, HnswGraphScan *scan);
+extern int64 hnsw_scan_find(HnswGraphScan *scan, VectorsNode node);	/* index into elements, or -1 */
 
 /* hnsw_build.c, hnsw_insert.c, hnsw_scan.c, hnsw_vacuum.c */
 extern IndexBuildResult *hnsw_build(Relation heap, Relation index, IndexInfo *info);

@@ -244,6 +244,21 @@ place_nodes(BuildState *state, int64 count, ItemPointerData *tids, ItemPointerDa
 	return placed;
 }
 
+/* A layer-0 list of the built graph as slots: node numbers to TIDs, with
+ * the links the build pinned (VECTORS_BUILD_PINNED) pinned. */
+static void
+write_built_slots(ItemPointerData *slots, const ItemPointerData *tids, const int64 *neighbors, int n)
+{
+	for (int k = 0; k < n; k++)
+	{
+		int64		target = neighbors[k] & ~VECTORS_BUILD_PINNED;
+
+		slots[k] = tids[target];
+		if (neighbors[k] & VECTORS_BUILD_PINNED)
+			slots[k].ip_posid |= HNSW_SLOT_PINNED;
+	}
+}
+
 /* Writes the lists kept apart that are placed before page `before`. */
 static void
 write_apart_lists(BuildState *state, Buffer *buffer, ItemPointerData *tids, ItemPointerData *links_tids,
@@ -271,8 +286,7 @@ write_apart_lists(BuildState *state, Buffer *buffer, ItemPointerData *tids, Item
 		links->tag = HNSW_TAG_LINKS;
 		links->owner = tids[node];
 		n = vectors_build_neighbors(state->builder, node, 0, neighbors);
-		for (int k = 0; k < n; k++)
-			HnswLinksSlots(links)[k] = tids[neighbors[k]];
+		write_built_slots(HnswLinksSlots(links), tids, neighbors, n);
 		links->count = (uint16) n;
 		add_placed(state->handle.index, page, links, HnswLinksSize(m), ItemPointerGetOffsetNumber(tid));
 	}
@@ -373,8 +387,7 @@ write_graph(BuildState *state)
 		else
 		{
 			n = vectors_build_neighbors(builder, i, 0, neighbors);
-			for (int k = 0; k < n; k++)
-				HnswElementSlots(element, state->handle.inline_dimensions)[k] = tids[neighbors[k]];
+			write_built_slots(HnswElementSlots(element, state->handle.inline_dimensions), tids, neighbors, n);
 			element->count0 = (uint16) n;
 		}
 

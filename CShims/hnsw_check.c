@@ -26,8 +26,8 @@
 
 #include "hnsw.h"
 
-static int64
-find_element(HnswGraphScan *state, VectorsNode node)
+int64
+hnsw_scan_find(HnswGraphScan *state, VectorsNode node)
 {
 	int64		low = 0,
 				high = state->count - 1;
@@ -53,8 +53,10 @@ add_link(HnswGraphScan *state, int64 *capacity, ItemPointer tid)
 	{
 		*capacity *= 2;
 		state->links = repalloc_huge(state->links, sizeof(VectorsNode) * *capacity);
+		state->link_pinned = repalloc_huge(state->link_pinned, sizeof(bool) * *capacity);
 	}
-	state->links[state->link_count++] = hnsw_tid_to_u64(tid);
+	state->link_pinned[state->link_count] = hnsw_slot_pinned(tid);
+	state->links[state->link_count++] = hnsw_slot_node(tid);
 }
 
 /* Adds the links of `node`'s layer-0 list kept apart (none if it is gone:
@@ -117,6 +119,7 @@ collect(VectorsIndexHandle *handle, HnswGraphScan *state, int m)
 
 	state->elements = MemoryContextAllocHuge(CurrentMemoryContext, sizeof(CheckedElement) * capacity);
 	state->links = MemoryContextAllocHuge(CurrentMemoryContext, sizeof(VectorsNode) * link_capacity);
+	state->link_pinned = MemoryContextAllocHuge(CurrentMemoryContext, sizeof(bool) * link_capacity);
 	if (state->parts > 0)
 	{
 		state->part_owners = MemoryContextAllocHuge(CurrentMemoryContext, sizeof(VectorsNode) * part_capacity);
@@ -229,14 +232,14 @@ hnsw_scan_graph(Relation index, HnswGraphScan *state)
 	/* Lists kept apart must be there; links must point at elements. */
 	bad_links = state->missing_lists;
 	for (int64 i = 0; i < state->link_count; i++)
-		if (find_element(state, state->links[i]) < 0)
+		if (hnsw_scan_find(state, state->links[i]) < 0)
 			bad_links++;
 
 	/* Breadth-first from the entry point over layer 0. */
 	queue = MemoryContextAllocHuge(CurrentMemoryContext, sizeof(int64) * Max(state->count, 1));
 	if (meta.entry_block != InvalidBlockNumber)
 	{
-		int64		entry = find_element(state, hnsw_node(meta.entry_block, meta.entry_offset));
+		int64		entry = hnsw_scan_find(state, hnsw_node(meta.entry_block, meta.entry_offset));
 
 		if (entry < 0)
 			bad_links++;
@@ -252,7 +255,7 @@ hnsw_scan_graph(Relation index, HnswGraphScan *state)
 
 		for (int i = 0; i < e->layer0_links; i++)
 		{
-			int64		target = find_element(state, state->links[e->first_link + i]);
+			int64		target = hnsw_scan_find(state, state->links[e->first_link + i]);
 
 			if (target >= 0 && !state->elements[target].reached)
 			{

@@ -373,11 +373,16 @@ hnsw_check_targets(VectorsIndexHandle *handle, const ItemPointerData *slots, int
 	for (int i = 0; i < count; i++)
 	{
 		BlockNumber target = ItemPointerGetBlockNumberNoCheck(&slots[i]);
-		OffsetNumber target_offset = ItemPointerGetOffsetNumberNoCheck(&slots[i]);
+		OffsetNumber target_offset = ItemPointerGetOffsetNumberNoCheck((ItemPointer) &slots[i]) & ~HNSW_SLOT_PINNED;
 
 		if (unlikely(target == HNSW_METAPAGE_BLKNO || target >= handle->nblocks ||
 					 target_offset < FirstOffsetNumber || target_offset > MaxOffsetNumber))
-			check_target(handle, (ItemPointer) &slots[i], block, offset, "a neighbour link to");
+		{
+			ItemPointerData unpinned;	/* the pin flag is no part of the address */
+
+			hnsw_set_slot(&unpinned, hnsw_slot_node(&slots[i]), false);
+			check_target(handle, &unpinned, block, offset, "a neighbour link to");
+		}
 	}
 }
 
@@ -1040,12 +1045,23 @@ list_in_tuple(VectorsIndexHandle *handle, Page page, ItemPointer tid, VectorsNod
 	return true;
 }
 
+/* Node IDs (and, if asked, pinned flags) of `count` slots. */
+static inline void
+copy_slots(const ItemPointerData *slots, int count, VectorsNode *out, uint8_t *pinned)
+{
+	for (int i = 0; i < count; i++)
+		out[i] = hnsw_slot_node(&slots[i]);
+	if (pinned != NULL)
+		for (int i = 0; i < count; i++)
+			pinned[i] = hnsw_slot_pinned(&slots[i]);
+}
+
 /* Copies `node`'s list on `level` from the tuple at `tid` (list_in_tuple);
  * its element's page is no longer locked: a reader holds one page lock at
  * a time. */
 static int
 read_list_apart(VectorsIndexHandle *handle, VectorsNode node, ItemPointer tid, int level, int levels,
-				VectorsNode *out, int capacity)
+				VectorsNode *out, uint8_t *pinned, int capacity)
 {
 	Buffer		buffer;
 	ItemPointerData *slots;
@@ -1060,8 +1076,7 @@ read_list_apart(VectorsIndexHandle *handle, VectorsNode node, ItemPointer tid, i
 	{
 		count = Min(*listed, capacity);
 		hnsw_check_targets(handle, slots, count, ItemPointerGetBlockNumber(tid), ItemPointerGetOffsetNumber(tid));
-		for (int i = 0; i < count; i++)
-			out[i] = hnsw_tid_to_u64(&slots[i]);
+		copy_slots(slots, count, out, pinned);
 	}
 	UnlockReleaseBuffer(buffer);
 	return count;
@@ -1069,7 +1084,7 @@ read_list_apart(VectorsIndexHandle *handle, VectorsNode node, ItemPointer tid, i
 
 VectorsStatus
 vectors_page_neighbors(VectorsIndexHandle *handle, VectorsNode node, int32_t level,
-					   VectorsNode *out, int32_t capacity, int32_t *count)
+					   VectorsNode *out, uint8_t *pinned, int32_t capacity, int32_t *count)
 {
 	VectorsStatus status = VECTORS_OK;
 
@@ -1085,8 +1100,7 @@ vectors_page_neighbors(VectorsIndexHandle *handle, VectorsNode node, int32_t lev
 
 			*count = Min(element->count0, capacity);
 			hnsw_check_targets(handle, slots, *count, hnsw_node_block(node), hnsw_node_offset(node));
-			for (int i = 0; i < *count; i++)
-				out[i] = hnsw_tid_to_u64(&slots[i]);
+			copy_slots(slots, *count, out, pinned);
 		}
 		if (element != NULL)
 			copy = *element;
@@ -1094,9 +1108,9 @@ vectors_page_neighbors(VectorsIndexHandle *handle, VectorsNode node, int32_t lev
 		/* Upper layers, and a layer-0 list kept apart, live in other tuples;
 		 * read them without holding this page. */
 		if (element != NULL && level == 0 && (copy.flags & HNSW_ELEMENT_LINKS_APART))
-			*count = read_list_apart(handle, node, &copy.links_tid, 0, 0, out, capacity);
+			*count = read_list_apart(handle, node, &copy.links_tid, 0, 0, out, pinned, capacity);
 		if (element != NULL && level > 0 && level <= copy.level)
-			*count = read_list_apart(handle, node, &copy.upper_tid, level, copy.level, out, capacity);
+			*count = read_list_apart(handle, node, &copy.upper_tid, level, copy.level, out, pinned, capacity);
 	});
 	return status;
 }
@@ -1109,12 +1123,55 @@ begin_change(Relation index, Buffer buffer, GenericXLogState **state)
 	return GenericXLogRegisterBuffer(*state, buffer, 0);
 }
 
-VectorsStatus
-vectors_page_set_neighbors(VectorsIndexHandle *handle, VectorsNode node, int32_t level,
-						   const VectorsNode *neighbors, int32_t count)
+/*
+ * Writes a list: `count` neighbours (neighbors == NULL: the list as it is).
+ * On layer 0 a target that was pinned stays pinned, and `pin` (0: none)
+ * is pinned too. Returns whether `pin` is in the list afterwards.
+ */
+static bool
+write_slots(ItemPointerData *slots, uint16 *listed, int level, const VectorsNode *neighbors, int count,
+			VectorsNode pin)
+{
+	VectorsNode pinned[2 * VECTORS_HNSW_MAX_M];
+	int			npinned = 0;
+	bool		found = false;
+
+	if (neighbors == NULL)
+	{
+		for (int i = 0; i < *listed; i++)
+			if (pin != 0 && hnsw_slot_node(&slots[i]) == pin)
+			{
+				hnsw_set_slot(&slots[i], pin, level == 0);
+				found = true;
+			}
+		return found;
+	}
+	if (level == 0)
+		for (int i = 0; i < *listed && npinned < lengthof(pinned); i++)
+			if (hnsw_slot_pinned(&slots[i]))
+				pinned[npinned++] = hnsw_slot_node(&slots[i]);
+	for (int i = 0; i < count; i++)
+	{
+		bool		keep_pin = pin != 0 && neighbors[i] == pin;
+
+		found |= keep_pin;
+		for (int j = 0; j < npinned && !keep_pin; j++)
+			keep_pin = pinned[j] == neighbors[i];
+		hnsw_set_slot(&slots[i], neighbors[i], keep_pin && level == 0);
+	}
+	*listed = (uint16) count;
+	return found;
+}
+
+/* Replaces (or with neighbors == NULL keeps) `node`'s list on `level`,
+ * pinning `pin` on layer 0 (write_slots); *pinned says whether it did. */
+static VectorsStatus
+update_list(VectorsIndexHandle *handle, VectorsNode node, int32_t level, const VectorsNode *neighbors,
+			int32_t count, VectorsNode pin, bool *pinned)
 {
 	VectorsStatus status = VECTORS_OK;
 
+	*pinned = false;
 	PAGE_GUARD(handle, {
 		Buffer		buffer;
 		GenericXLogState *state;
@@ -1138,9 +1195,7 @@ vectors_page_set_neighbors(VectorsIndexHandle *handle, VectorsNode node, int32_t
 		{
 			ItemPointerData *slots = HnswElementSlots(element, handle->inline_dimensions);
 
-			for (int i = 0; i < count; i++)
-				hnsw_u64_to_tid(neighbors[i], &slots[i]);
-			element->count0 = (uint16) count;
+			*pinned = write_slots(slots, &element->count0, level, neighbors, count, pin);
 			GenericXLogFinish(state);
 			UnlockReleaseBuffer(buffer);
 		}
@@ -1163,15 +1218,28 @@ vectors_page_set_neighbors(VectorsIndexHandle *handle, VectorsNode node, int32_t
 				GenericXLogAbort(state);
 			else
 			{
-				for (int i = 0; i < count; i++)
-					hnsw_u64_to_tid(neighbors[i], &slots[i]);
-				*listed = (uint16) count;
+				*pinned = write_slots(slots, listed, level, neighbors, count, pin);
 				GenericXLogFinish(state);
 			}
 			UnlockReleaseBuffer(buffer);
 		}
 	});
 	return status;
+}
+
+VectorsStatus
+vectors_page_set_neighbors(VectorsIndexHandle *handle, VectorsNode node, int32_t level,
+						   const VectorsNode *neighbors, int32_t count)
+{
+	bool		pinned;
+
+	return update_list(handle, node, level, neighbors, count, 0, &pinned);
+}
+
+VectorsStatus
+vectors_page_pin(VectorsIndexHandle *handle, VectorsNode node, VectorsNode target, bool *pinned)
+{
+	return update_list(handle, node, 0, NULL, 0, target, pinned);
 }
 
 VectorsStatus

@@ -1,5 +1,5 @@
 /*
- * hnsw_vacuum.c: VACUUM in three passes.
+ * hnsw_vacuum.c: VACUUM in four passes.
  *
  *  1. mark:   elements whose heap row is dead get the DELETED flag (scans
  *             stop returning them at once; the graph still routes through them);
@@ -9,8 +9,11 @@
  *  3. free:   deleted elements, now unreachable, are removed from their
  *             pages without moving other tuples; the free space map offers
  *             the space to later inserts;
- *  4. reconnect: live nodes that lost every incoming link (their referrers
- *             were deleted, or pruning dropped them) get one again.
+ *  4. reconnect: live nodes no layer-0 path from the entry point reaches
+ *             any more (their referrers were deleted) get a pinned link
+ *             from a reachable node; then every node whose pinned path
+ *             went through a freed node gets a new one (pin_paths; hnsw.h,
+ *             "Pinned links").
  *
  * Pass 3 first frees the deleted elements' layer-0 lists kept apart
  * (links tuples, see hnsw_build.c), then the elements.
@@ -423,11 +426,124 @@ free_parts(IndexVacuumInfo *info, VectorsIndexHandle *handle, PartCensus *census
 		pfree(doomed.nodes);
 }
 
+/* Marks what pinned layer-0 links reach from elements[start]. */
+static void
+mark_pinned_from(HnswGraphScan *graph, int64 start, bool *reached, int64 *stack)
+{
+	int64		depth = 0;
+
+	if (reached[start])
+		return;
+	reached[start] = true;
+	stack[depth++] = start;
+	while (depth > 0)
+	{
+		CheckedElement *e = &graph->elements[stack[--depth]];
+
+		for (int i = 0; i < e->layer0_links; i++)
+		{
+			int64		target;
+
+			if (!graph->link_pinned[e->first_link + i])
+				continue;
+			target = hnsw_scan_find(graph, graph->links[e->first_link + i]);
+			if (target >= 0 && !reached[target])
+			{
+				reached[target] = true;
+				stack[depth++] = target;
+			}
+		}
+	}
+}
+
 /*
- * Pass 4: rounds until no live node is unreachable. A reconnection never
- * cuts another node's last incoming link (HNSW keepingReferred), so one
- * round usually suffices; a second finds nodes whose only way in was
- * through a node just reconnected. A round that reconnects nothing ends it.
+ * Pins a path from the entry point to every node (hnsw.h, "Pinned
+ * links"), when every node is reachable: a walk over pinned links marks
+ * what they reach; a breadth-first walk over all layer-0 links then pins,
+ * at each node the first walk missed, the link it was found through (its
+ * finder is reached by pinned links by then, being found earlier), and
+ * marks what that node's own pinned links reach. Freeing deleted nodes
+ * cuts pinned paths; this restores them, and gives indexes built before
+ * pins existed their pins.
+ */
+static void
+pin_paths(VectorsIndexHandle *handle, HnswGraphScan *graph)
+{
+	HnswMetaPageData meta;
+	int64		entry;
+	bool	   *pinned_reach;
+	bool	   *found;
+	int64	   *queue;
+	int64	   *stack;
+	int64		head = 0,
+				tail = 0,
+				pinned_now = 0;
+
+	hnsw_read_metapage(handle->index, &meta);
+	if (meta.entry_block == InvalidBlockNumber || graph->count == 0)
+		return;
+	entry = hnsw_scan_find(graph, hnsw_node(meta.entry_block, meta.entry_offset));
+	if (entry < 0)
+		return;
+	pinned_reach = palloc0(sizeof(bool) * graph->count);
+	found = palloc0(sizeof(bool) * graph->count);
+	queue = MemoryContextAllocHuge(CurrentMemoryContext, sizeof(int64) * graph->count);
+	stack = MemoryContextAllocHuge(CurrentMemoryContext, sizeof(int64) * graph->count);
+	mark_pinned_from(graph, entry, pinned_reach, stack);
+	found[entry] = true;
+	queue[tail++] = entry;
+	while (head < tail)
+	{
+		CheckedElement *e = &graph->elements[queue[head++]];
+
+		for (int i = 0; i < e->layer0_links; i++)
+		{
+			int64		target = hnsw_scan_find(graph, graph->links[e->first_link + i]);
+			VectorsError error;
+			VectorsStatus status;
+			bool		pinned;
+
+			if (target < 0 || found[target])
+				continue;
+			found[target] = true;
+			queue[tail++] = target;
+			if (pinned_reach[target])
+				continue;
+			vacuum_delay_point();
+			status = vectors_page_pin(handle, e->node, graph->elements[target].node, &pinned);
+			hnsw_check_status(handle, status, &error);
+			if (pinned)
+			{
+				graph->link_pinned[e->first_link + i] = true;
+				pinned_now++;
+			}
+			mark_pinned_from(graph, target, pinned_reach, stack);
+		}
+	}
+	elog(DEBUG1, "vectors: pinned %lld links", (long long) pinned_now);
+	pfree(pinned_reach);
+	pfree(found);
+	pfree(queue);
+	pfree(stack);
+}
+
+static void
+free_graph_scan(HnswGraphScan *graph)
+{
+	pfree(graph->elements);
+	pfree(graph->links);
+	pfree(graph->link_pinned);
+	if (graph->part_owners)
+	{
+		pfree(graph->part_owners);
+		pfree(graph->part_tids);
+	}
+}
+
+/*
+ * Pass 4: rounds until no live node is unreachable, then pin_paths. A
+ * reconnection links a node from a reachable one and drops no pinned link,
+ * so one round usually suffices; a round that reconnects nothing ends it.
  */
 #define HNSW_RECONNECT_ROUNDS	10
 
@@ -452,14 +568,10 @@ reconnect_unreachable(VectorsIndexHandle *handle)
 			hnsw_check_status(handle, status, &error);
 			reconnected++;
 		}
-		pfree(graph.elements);
-		pfree(graph.links);
-		if (graph.part_owners)
-		{
-			pfree(graph.part_owners);
-			pfree(graph.part_tids);
-		}
 		elog(DEBUG1, "vectors: reconnect round %d: %lld unreachable", pass, (long long) reconnected);
+		if (reconnected == 0)
+			pin_paths(handle, &graph);
+		free_graph_scan(&graph);
 		if (reconnected == 0)
 			break;
 	}

@@ -143,14 +143,20 @@ VectorsStatus vectors_page_visit(VectorsIndexHandle *handle, VectorsNode node, c
 								 float *distance, bool *live, uint64_t *heap_tid);
 VectorsStatus vectors_page_level(VectorsIndexHandle *handle, VectorsNode node, int32_t *level);
 VectorsStatus vectors_page_vector(VectorsIndexHandle *handle, VectorsNode node, float *out);
+/* `pinned` (may be NULL) receives, for each neighbour, whether its link is
+ * pinned (hnsw.h: never dropped by pruning; layer 0 only). */
 VectorsStatus vectors_page_neighbors(VectorsIndexHandle *handle, VectorsNode node, int32_t level,
-									 VectorsNode *out, int32_t capacity, int32_t *count);
+									 VectorsNode *out, uint8_t *pinned, int32_t capacity, int32_t *count);
 /* Asks the CPU to start loading what visiting these nodes will touch (buffer
  * headers, page headers, tuples) so the cache misses overlap instead of
  * coming one after another. Only a hint: never fails, reads no new pages. */
 void vectors_page_prefetch(VectorsIndexHandle *handle, const VectorsNode *nodes, int32_t count);
 VectorsStatus vectors_page_set_neighbors(VectorsIndexHandle *handle, VectorsNode node, int32_t level,
 										 const VectorsNode *neighbors, int32_t count);
+/* Pins the layer-0 link from `node` to `target`; *pinned is false if
+ * `node`'s list does not hold `target`. A list keeps a target's pin when
+ * vectors_page_set_neighbors rewrites it with that target in it. */
+VectorsStatus vectors_page_pin(VectorsIndexHandle *handle, VectorsNode node, VectorsNode target, bool *pinned);
 VectorsStatus vectors_page_set_entry(VectorsIndexHandle *handle, VectorsNode node, int32_t level);
 VectorsStatus vectors_page_check_interrupts(VectorsIndexHandle *handle);
 
@@ -243,7 +249,9 @@ int64_t		vectors_build_count(const VectorsBuilder *builder);
 int32_t		vectors_build_level(const VectorsBuilder *builder, int64_t node);
 uint64_t	vectors_build_heap_tid(const VectorsBuilder *builder, int64_t node);
 const float *vectors_build_vector(const VectorsBuilder *builder, int64_t node);
-/* Copies node's neighbours on `level` (node numbers) into `out` (capacity 2m); returns the count. */
+/* Copies node's neighbours on `level` (node numbers) into `out` (capacity 2m); returns the count.
+ * A pinned layer-0 link has VECTORS_BUILD_PINNED set in its node number. */
+#define VECTORS_BUILD_PINNED	0x4000000000000000LL
 int32_t		vectors_build_neighbors(const VectorsBuilder *builder, int64_t node, int32_t level, int64_t *out);
 /* The entry node (or -1 when empty) and its level. */
 int64_t		vectors_build_entry(const VectorsBuilder *builder, int32_t *level);

@@ -2,7 +2,9 @@
 /// (Algorithm 4) over `GraphWriter`.
 extension GraphWriter {
     /// Links `node`, already stored with its prepared `vector` and `level`
-    /// but no neighbours, into the graph.
+    /// but no neighbours, into the graph. With `keepsIncomingLinks` it also
+    /// keeps every node reachable: no pinned link is dropped, `node` gets a
+    /// pinned link in, and a new entry point pins one to the old.
     public func insert(_ node: Node, vector: [Float], level: Int, parameters: HNSWParameters) throws {
         try vector.withUnsafeBufferPointer { q in
             let query = q.baseAddress!
@@ -17,31 +19,78 @@ extension GraphWriter {
                 let found = try searchLayer(
                     query: query, entries: entries, ef: parameters.efConstruction, level: layer, visited: &visited)
                 entries = found.items.sorted { $0.distance < $1.distance }
-                // With `keepsIncomingLinks` one slot stays free for the
-                // last resort of `giveIncomingLink`.
-                let limit = parameters.maxNeighbors(level: layer) - (keepsIncomingLinks ? 1 : 0)
-                let chosen = try selectNeighbors(base: query, candidates: entries, limit: limit, fill: true)
+                let chosen = try selectNeighbors(
+                    base: query, candidates: entries, limit: parameters.maxNeighbors(level: layer), fill: true)
                 try setNeighbors(of: node, level: layer, to: chosen.map(\.node))
-                var linkedBack = false
+                var referrers: [Node] = []
                 for neighbor in chosen {
                     if try link(neighbor.node, to: node, distance: neighbor.distance, level: layer, parameters: parameters) {
-                        linkedBack = true
+                        referrers.append(neighbor.node)
                     }
                 }
-                if !linkedBack {
+                if layer == 0 && keepsIncomingLinks {
+                    try pinLink(to: node, referrers: referrers, candidates: entries, parameters: parameters)
+                } else if referrers.isEmpty {
                     try giveIncomingLink(to: node, from: entries, level: layer, parameters: parameters)
                 }
             }
             if level > top {
-                // Reachability is counted from the entry point on layer 0:
-                // the new entry must reach the old one, and so everything.
-                if keepsIncomingLinks, let (old, _) = try entryPoint() {
-                    try giveLink(from: node, to: old, level: 0, limit: parameters.maxNeighbors(level: 0))
+                // The old entry point reaches every node by pinned links;
+                // the new one must reach the old.
+                if keepsIncomingLinks, let (old, _) = try entryPoint(),
+                   try giveLink(from: node, to: old, level: 0, limit: parameters.maxNeighbors(level: 0)) {
+                    _ = try pin(old, in: node)
                 }
                 try setEntryPoint(node, level: level)
             }
         }
     }
+
+    /// Gives `newNode` its pinned layer-0 link: from the nearest node that
+    /// already links to it (`referrers`, nearest first), else from the
+    /// nearest of `candidates` (found by the search, so reachable), which
+    /// takes it in a free slot or in place of its farthest unpinned link.
+    /// A node pins at most m of its 2·m links, so there is always room.
+    /// Returns whether a link was pinned.
+    @discardableResult
+    func pinLink(
+        to newNode: Node, referrers: [Node], candidates: [Candidate<Node>], parameters: HNSWParameters
+    ) throws -> Bool {
+        let maxPinned = parameters.m
+        for referrer in referrers where try pinnedNeighbors(of: referrer).count < maxPinned {
+            if try pin(newNode, in: referrer) { return true }
+        }
+        for candidate in candidates where candidate.node != newNode {
+            guard try pinnedNeighbors(of: candidate.node).count < maxPinned,
+                  try giveLink(from: candidate.node, to: newNode, level: 0, limit: parameters.maxNeighbors(level: 0))
+            else { continue }
+            if try pin(newNode, in: candidate.node) { return true }
+        }
+        // Every candidate has pinned its m links (many copies of one
+        // vector: every search finds the same few nodes). Pinned links lead
+        // from the nearest candidate down to nodes that pin less, the last
+        // ones to nodes that pin none; the first with an unpinned slot takes
+        // `newNode`, and it is reached by pinned links, being reached by them.
+        guard let start = candidates.first(where: { $0.node != newNode })?.node else { return false }
+        var queue = [start]
+        var seen: Set<Node> = [start, newNode]
+        var head = 0
+        while head < queue.count && head < Self.pinWalkLimit {
+            let node = queue[head]
+            head += 1
+            let pinned = try pinnedNeighbors(of: node)
+            if pinned.count < parameters.maxNeighbors(level: 0),
+               try giveLink(from: node, to: newNode, level: 0, limit: parameters.maxNeighbors(level: 0)),
+               try pin(newNode, in: node) {
+                return true
+            }
+            for next in pinned where seen.insert(next).inserted { queue.append(next) }
+        }
+        return false
+    }
+
+    /// How many nodes `pinLink`'s last resort looks at, at most.
+    static var pinWalkLimit: Int { 100_000 }
 
     /// Appends `target` to `node`'s list on `level` if it has a free slot
     /// (an append takes no link away). Returns whether it did.
@@ -56,16 +105,23 @@ extension GraphWriter {
     }
 
     /// Puts `target` into `node`'s list on `level`: in a free slot, else in
-    /// place of the farthest entry that may go (`forceLink`).
+    /// place of the farthest entry that may go (`forceLink`). Returns
+    /// whether `target` is in the list afterwards.
     @discardableResult
     func giveLink(from node: Node, to target: Node, level: Int, limit: Int) throws -> Bool {
         try append(target, to: node, level: level, limit: limit) || forceLink(node, to: target, level: level)
     }
 
+    /// The links of `node` on `level` that pruning must keep: its pinned
+    /// layer-0 links with `keepsIncomingLinks`, else none.
+    func keptLinks(of node: Node, level: Int) throws -> Set<Node> {
+        guard keepsIncomingLinks && level == 0 else { return [] }
+        return Set(try pinnedNeighbors(of: node))
+    }
+
     /// Adds `newNode` to `node`'s neighbour list on `level`, shrinking the
     /// list with the heuristic when it is full. Returns whether `newNode`
-    /// is in the list afterwards. With `keepsIncomingLinks`, no node loses
-    /// its last incoming link on `level` this way (see `keepingReferred`).
+    /// is in the list afterwards. A pinned link is never dropped.
     @discardableResult
     func link(_ node: Node, to newNode: Node, distance: Float, level: Int, parameters: HNSWParameters) throws -> Bool {
         let limit = parameters.maxNeighbors(level: level)
@@ -86,11 +142,9 @@ extension GraphWriter {
                 }
                 candidates.sort { $0.distance < $1.distance }
                 var chosen = try selectNeighbors(base: base, candidates: candidates, limit: limit, fill: refillsOnReselection)
-                if keepsIncomingLinks {
-                    let kept = Set(chosen.map(\.node))
-                    let dropped = candidates.filter { !kept.contains($0.node) && $0.node != newNode }
-                    guard let safe = try keepingReferred(chosen, dropped: dropped, of: node, level: level, limit: limit,
-                                                         droppable: { $0 == newNode }) else { return nil }
+                let kept = try keptLinks(of: node, level: level)
+                if !kept.isEmpty {
+                    guard let safe = keeping(kept, in: chosen, from: candidates, limit: limit) else { return nil }
                     chosen = safe
                 }
                 linked = chosen.contains { $0.node == newNode }
@@ -100,85 +154,31 @@ extension GraphWriter {
         return linked
     }
 
-    /// Whether `node` keeps a way in on `level` without `except`'s link to
-    /// it: some other node links to it and is itself linked to by a node
-    /// other than those two, and so on, three links deep (`anchored`).
-    /// Looking one link deep was not enough: two nodes that only linked to
-    /// each other were cut off together (2 of 6,000 rows after far-away
-    /// inserts and updates under inner product). Reads at most 64 lists;
-    /// false means "no such way found", so callers keep the link.
-    func hasOtherReferrer(_ node: Node, level: Int, except: Node) throws -> Bool {
-        var budget = 64
-        return try anchored(node, level: level, path: [except, node], depth: 3, budget: &budget)
-    }
-
-    /// Whether a node outside `path` links to `node` on `level` and, for
-    /// `depth` > 1, is itself anchored the same way with one step less. The
-    /// referrers are looked for among `node`'s own neighbours (links mostly
-    /// go both ways, so the first one or two usually answer). `budget`
-    /// counts the lists read.
-    func anchored(_ node: Node, level: Int, path: [Node], depth: Int, budget: inout Int) throws -> Bool {
-        guard budget > 0 else { return false }
-        budget -= 1
-        for referrer in try neighbors(of: node, level: level) where !path.contains(referrer) {
-            guard budget > 0 else { return false }
-            budget -= 1
-            guard try neighbors(of: referrer, level: level).contains(node) else { continue }
-            if depth == 1 { return true }
-            if try anchored(referrer, level: level, path: path + [referrer], depth: depth - 1, budget: &budget) {
-                return true
-            }
-        }
-        return false
-    }
-
-    /// `chosen`, a re-selection of `node`'s list on `level`, changed so that
-    /// every node it drops (`dropped`) that no other list is known to link
-    /// to stays: in a free slot, or in place of the farthest entry that may
-    /// go (one `droppable` says may, or one with another referrer). Nil when
-    /// some such node cannot stay: then the list must not change. This is
-    /// the rule that keeps every node reachable as lists are pruned one
-    /// insert at a time (re-selecting or replacing one link at a time used
-    /// to cut a few nodes' last incoming link: 3 of 3,000 far-away vectors
-    /// inserted into 20,000 GloVe rows under inner product).
-    func keepingReferred(
-        _ chosen: [Candidate<Node>], dropped: [Candidate<Node>], of node: Node, level: Int, limit: Int,
-        droppable: (Node) -> Bool
-    ) throws -> [Candidate<Node>]? {
+    /// `chosen`, a re-selection from `candidates`, with every node of
+    /// `kept` among the candidates back in it: in a free slot, or in place
+    /// of the farthest chosen entry not in `kept`. Nil if they do not all
+    /// fit (then the list must not change).
+    func keeping(
+        _ kept: Set<Node>, in chosen: [Candidate<Node>], from candidates: [Candidate<Node>], limit: Int
+    ) -> [Candidate<Node>]? {
         var result = chosen
-        // Verified once each: dropping a link from `node`'s list never
-        // changes whether another list links to a node.
-        var mayGo: [Node: Bool] = [:]
-        func canGo(_ candidate: Node) throws -> Bool {
-            if droppable(candidate) { return true }
-            if let known = mayGo[candidate] { return known }
-            let answer = try hasOtherReferrer(candidate, level: level, except: node)
-            mayGo[candidate] = answer
-            return answer
-        }
-        for gone in dropped where try !canGo(gone.node) {
+        let inResult = Set(chosen.map(\.node))
+        for candidate in candidates where kept.contains(candidate.node) && !inResult.contains(candidate.node) {
             if result.count < limit {
-                result.append(gone)
+                result.append(candidate)
                 continue
             }
-            // The farthest entry that may go makes room.
-            var replaced = false
-            for i in result.indices.sorted(by: { result[$0].distance > result[$1].distance }) where try canGo(result[i].node) {
-                mayGo[result[i].node] = true
-                result[i] = gone
-                replaced = true
-                break
-            }
-            if !replaced { return nil }
+            let replaceable = result.indices.filter { !kept.contains(result[$0].node) }
+            guard let farthest = replaceable.max(by: { result[$0].distance < result[$1].distance }) else { return nil }
+            result[farthest] = candidate
         }
         return result
     }
 
     /// Guarantees `newNode` an incoming link when every neighbour's heuristic
     /// dropped it (common under inner product, which is not a metric): it
-    /// replaces the farthest entry of `node`'s list (with
-    /// `keepsIncomingLinks`, the farthest that another list also links to).
-    /// The replaced node keeps the other links that point at it. Returns
+    /// replaces the farthest entry of `node`'s list that is not pinned. The
+    /// replaced node keeps the other links that point at it. Returns
     /// whether `newNode` is in the list afterwards.
     @discardableResult
     func forceLink(_ node: Node, to newNode: Node, level: Int) throws -> Bool {
@@ -188,17 +188,19 @@ extension GraphWriter {
                 linked = true
                 return nil
             }
-            if current.isEmpty { return nil }
+            let kept = try keptLinks(of: node, level: level)
             return try withVector(of: node) { base in
-                var entries = try current.map { Candidate(distance: try visit($0, query: base).distance, node: $0) }
-                let farthestFirst = entries.indices.sorted { entries[$0].distance > entries[$1].distance }
-                for i in farthestFirst {
-                    if keepsIncomingLinks, try !hasOtherReferrer(entries[i].node, level: level, except: node) { continue }
-                    entries[i] = Candidate(distance: 0, node: newNode)
-                    linked = true
-                    return entries.map(\.node)
+                var farthest: Int?
+                var farthestDistance = -Float.infinity
+                for (i, existing) in current.enumerated() where !kept.contains(existing) {
+                    let d = try visit(existing, query: base).distance
+                    if farthest == nil || d > farthestDistance { (farthest, farthestDistance) = (i, d) }
                 }
-                return nil
+                guard let farthest else { return nil }
+                var updated = current
+                updated[farthest] = newNode
+                linked = true
+                return updated
             }
         }
         return linked
@@ -219,26 +221,7 @@ extension GraphWriter {
         for candidate in candidates where candidate.node != newNode {
             if try forceLink(candidate.node, to: newNode, level: level) { return true }
         }
-        // Every list is full of links that are some node's only way in
-        // (seen under inner product at small m). Then the nearest candidate
-        // takes `newNode` in place of its farthest link, and `newNode`
-        // takes over that link in the slot it keeps free for this: the
-        // displaced node is reached through `newNode` instead.
-        guard keepsIncomingLinks, let nearest = candidates.first(where: { $0.node != newNode }) else { return false }
-        var displaced: Node?
-        try updateNeighbors(of: nearest.node, level: level) { current in
-            guard !current.contains(newNode) else { return nil }
-            return try withVector(of: nearest.node) { base in
-                let distances = try current.map { try visit($0, query: base).distance }
-                guard let farthest = distances.indices.max(by: { distances[$0] < distances[$1] }) else { return nil }
-                displaced = current[farthest]
-                var updated = current
-                updated[farthest] = newNode
-                return updated
-            }
-        }
-        if let displaced { try giveLink(from: newNode, to: displaced, level: level, limit: limit) }
-        return displaced != nil
+        return false
     }
 
     /// The heuristic of the HNSW paper: walk candidates nearest first and

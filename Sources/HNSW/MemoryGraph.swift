@@ -243,6 +243,27 @@ public final class MemoryGraph: GraphWriter, @unchecked Sendable {
     /// link reads other nodes' lists, and a thread may hold one lock only.
     public var keepsIncomingLinks = false
 
+    /// For each node, the node whose pinned layer-0 link reaches it, or -1
+    /// (one pinned link in is all the in-memory graph keeps: it has no
+    /// VACUUM). Empty until the first pin; single-threaded use only.
+    private var pinnedFrom: [Int32] = []
+
+    /// Whether `node`'s layer-0 link to `target` is pinned.
+    public func isPinned(_ target: Int32, in node: Int32) -> Bool {
+        Int(target) < pinnedFrom.count && pinnedFrom[Int(target)] == node
+    }
+
+    public func pinnedNeighbors(of node: Int32) -> [Int32] {
+        pinnedFrom.isEmpty ? [] : neighbors(of: node, level: 0).filter { isPinned($0, in: node) }
+    }
+
+    public func pin(_ target: Int32, in node: Int32) -> Bool {
+        guard neighbors(of: node, level: 0).contains(target) else { return false }
+        if pinnedFrom.count < count { pinnedFrom += repeatElement(-1, count: count - pinnedFrom.count) }
+        pinnedFrom[Int(target)] = node
+        return true
+    }
+
     public func makeVisitedSet() -> DenseVisitedSet { DenseVisitedSet(capacity: count) }
 
     public func withVector<R>(of node: Int32, _ body: (UnsafePointer<Float>) throws -> R) rethrows -> R {

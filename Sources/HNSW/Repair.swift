@@ -38,14 +38,10 @@ extension GraphWriter {
                 }
                 candidates.sort { $0.distance < $1.distance }
                 var chosen = try selectNeighbors(base: b.baseAddress!, candidates: candidates, limit: limit, fill: true)
-                if keepsIncomingLinks {
-                    // A live neighbour the new list leaves out keeps its
-                    // place if no other list is known to link to it.
-                    let kept = Set(chosen.map(\.node))
-                    let dropped = candidates.filter { !kept.contains($0.node) && current.contains($0.node) }
-                    chosen = try keepingReferred(chosen, dropped: dropped, of: node, level: layer, limit: limit,
-                                                 droppable: { !current.contains($0) }) ?? chosen
-                }
+                // Live pinned links stay (VACUUM pins new paths for the
+                // nodes whose pinned path went through a deleted node).
+                let kept = try keptLinks(of: node, level: layer)
+                if !kept.isEmpty { chosen = keeping(kept, in: chosen, from: candidates, limit: limit) ?? chosen }
                 try setNeighbors(of: node, level: layer, to: chosen.map(\.node))
             }
         }
@@ -84,6 +80,10 @@ extension GraphWriter {
                 if nearest.count == limit { break }
                 if try visit(candidate.node, query: b.baseAddress!).live { nearest.append(candidate) }
             }
+            // Pinned, so that reconnecting the next node cannot take this
+            // link away again (each would replace the other's, round after
+            // round, in a hub's list).
+            if keepsIncomingLinks { return try pinLink(to: node, referrers: [], candidates: nearest, parameters: parameters) }
             return try giveIncomingLink(to: node, from: nearest, level: 0, parameters: parameters)
         }
     }
@@ -104,11 +104,10 @@ extension MemoryGraph {
         return (0..<Int32(count)).filter { !reached.contains($0) && !deleted.contains($0) }
     }
 
-    /// Reconnects every unreachable node, in rounds until none is left (a
-    /// node reconnected from an unreachable region stays unreachable until
-    /// that region is reconnected), with `keepsIncomingLinks` on, so no
-    /// reconnection cuts another node's last incoming link. Stops early
-    /// after a round that reconnected nothing. Returns how many remain.
+    /// Reconnects every unreachable node, in rounds until none is left,
+    /// with `keepsIncomingLinks` on (single-threaded), so each reconnection
+    /// is pinned. Stops early after a round that reconnected nothing.
+    /// Returns how many remain.
     @discardableResult
     public func reconnectUnreachable(rounds: Int = 10) throws -> Int {
         let saved = keepsIncomingLinks
@@ -122,5 +121,44 @@ extension MemoryGraph {
             orphans = unreachableNodes()
         }
         return orphans.count
+    }
+
+    /// Pins, for every node the entry point reaches on layer 0, one link
+    /// in from a node reached before it: the pinned links of a graph built
+    /// in memory, written with it to the pages. A node pins at most m of
+    /// its links (a plain breadth-first tree would pin every link of the
+    /// first nodes, leaving later pruning nothing to replace there); a
+    /// node all of whose referrers are full is pinned by one anyway.
+    public func pinSpanningTree() {
+        guard let (entry, _) = entryPoint() else { return }
+        var reached = DenseVisitedSet(capacity: count)
+        _ = reached.insert(entry)
+        var pinnedCount = [UInt8](repeating: 0, count: count)
+        var queue = [entry]
+        var head = 0
+        var overflow: [(from: Int32, to: Int32)] = []
+        func walk() {
+            while head < queue.count {
+                let node = queue[head]
+                head += 1
+                for next in neighbors(of: node, level: 0) where !reached.contains(next) {
+                    guard Int(pinnedCount[Int(node)]) < parameters.m else {
+                        overflow.append((node, next))
+                        continue
+                    }
+                    _ = reached.insert(next)
+                    _ = pin(next, in: node)
+                    pinnedCount[Int(node)] += 1
+                    queue.append(next)
+                }
+            }
+        }
+        walk()
+        for (from, to) in overflow where !reached.contains(to) {
+            _ = reached.insert(to)
+            _ = pin(to, in: from)
+            queue.append(to)
+            walk()
+        }
     }
 }

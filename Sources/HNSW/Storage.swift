@@ -49,7 +49,8 @@ public protocol GraphWriter: GraphReader {
     /// Calls `body` with `node`'s vector (no copy where the storage allows).
     func withVector<R>(of node: Node, _ body: (UnsafePointer<Float>) throws -> R) throws -> R
 
-    /// Replaces `node`'s neighbour list on `level`.
+    /// Replaces `node`'s neighbour list on `level`. A layer-0 link to a
+    /// target that stays in the list stays pinned.
     func setNeighbors(of node: Node, level: Int, to neighbors: [Node]) throws
 
     /// Read-modify-write of one neighbour list, atomic with respect to other
@@ -73,12 +74,21 @@ public protocol GraphWriter: GraphReader {
     /// storage, which inserts one row at a time, refills. Default true.
     var refillsOnReselection: Bool { get }
 
-    /// Whether pruning a list (a re-selection, or a replaced link) must
-    /// leave every node it drops with an incoming link on that level
-    /// (`keepingReferred`). Costs a look at the dropped node's neighbours'
-    /// lists (usually one or two). Storage that inserts one row at a time
-    /// (the pages) keeps links; the in-memory build does not while it links
-    /// on several threads and repairs reachability at the end. Default true.
+    /// The targets of `node`'s pinned layer-0 links. A pinned link is
+    /// never dropped: every node but the entry point has one from a node
+    /// pinned links reach, so the entry point reaches every node
+    /// (docs/INDEX.md, "Every row reachable").
+    func pinnedNeighbors(of node: Node) throws -> [Node]
+
+    /// Pins `node`'s layer-0 link to `target`; false if `node`'s list does
+    /// not hold `target`.
+    func pin(_ target: Node, in node: Node) throws -> Bool
+
+    /// Whether inserting keeps pinned links (`pinnedNeighbors`): pruning
+    /// keeps them, a new node gets one, a new entry point pins the old one.
+    /// Storage that inserts one row at a time (the pages) does; the
+    /// in-memory build does not while it links on several threads, and
+    /// reconnects and pins a spanning tree at the end. Default true.
     var keepsIncomingLinks: Bool { get }
 }
 

@@ -252,6 +252,7 @@ public func vectors_build_link(
         b.linked = try b.graph.linkAll(from: b.linked, threads: max(1, Int(threads)), shouldStop: { interrupted() })
         if b.linked < b.graph.count { return VECTORS_INTERRUPTED }
         try b.graph.reconnectUnreachable()
+        b.graph.pinSpanningTree()
     } catch {
         return status(of: error, failure)
     }
@@ -300,8 +301,11 @@ public func vectors_build_vector(_ pointer: OpaquePointer, _ node: Int64) -> Uns
 
 @_cdecl("vectors_build_neighbors")
 public func vectors_build_neighbors(_ pointer: OpaquePointer, _ node: Int64, _ level: Int32, _ out: UnsafeMutablePointer<Int64>) -> Int32 {
-    let list = builder(pointer).graph.neighbors(of: Int32(node), level: Int(level))
-    for (i, n) in list.enumerated() { out[i] = Int64(n) }
+    let graph = builder(pointer).graph
+    let list = graph.neighbors(of: Int32(node), level: Int(level))
+    for (i, n) in list.enumerated() {
+        out[i] = Int64(n) | (level == 0 && graph.isPinned(n, in: Int32(node)) ? VECTORS_BUILD_PINNED : 0)
+    }
     return Int32(list.count)
 }
 

@@ -59,10 +59,27 @@ final class PageGraph: GraphWriter {
     func neighbors(of node: UInt64, level: Int) throws -> [UInt64] {
         try [UInt64](unsafeUninitializedCapacity: maxNeighbors) { buffer, initialized in
             var count: Int32 = 0
-            let status = vectors_page_neighbors(handle, node, Int32(level), buffer.baseAddress!, Int32(maxNeighbors), &count)
+            let status = vectors_page_neighbors(handle, node, Int32(level), buffer.baseAddress!, nil, Int32(maxNeighbors), &count)
             initialized = status == VECTORS_OK ? Int(count) : 0
             try check(status)
         }
+    }
+
+    func pinnedNeighbors(of node: UInt64) throws -> [UInt64] {
+        try withUnsafeTemporaryAllocation(of: UInt64.self, capacity: maxNeighbors) { nodes in
+            try withUnsafeTemporaryAllocation(of: UInt8.self, capacity: maxNeighbors) { pinned in
+                var count: Int32 = 0
+                try check(vectors_page_neighbors(
+                    handle, node, 0, nodes.baseAddress!, pinned.baseAddress!, Int32(maxNeighbors), &count))
+                return (0..<Int(count)).filter { pinned[$0] != 0 }.map { nodes[$0] }
+            }
+        }
+    }
+
+    func pin(_ target: UInt64, in node: UInt64) throws -> Bool {
+        var pinned = false
+        try check(vectors_page_pin(handle, node, target, &pinned))
+        return pinned
     }
 
     /// The search loop's hot path: the list is copied from the page into
@@ -73,7 +90,7 @@ final class PageGraph: GraphWriter {
     ) throws {
         try withUnsafeTemporaryAllocation(of: UInt64.self, capacity: maxNeighbors) { buffer in
             var listed: Int32 = 0
-            try check(vectors_page_neighbors(handle, node, Int32(level), buffer.baseAddress!, Int32(maxNeighbors), &listed))
+            try check(vectors_page_neighbors(handle, node, Int32(level), buffer.baseAddress!, nil, Int32(maxNeighbors), &listed))
             var n = 0
             for i in 0..<Int(listed) where visited.insert(buffer[i]) {
                 buffer[n] = buffer[i]

@@ -215,10 +215,12 @@ func recall(graph: MemoryGraph, data: [[Float]], queries: [[Float]], k: Int, ef:
     /// Inserting one node at a time as the page storage does (a full list
     /// re-selects with refill; no reconnection pass afterwards): points far
     /// from a cluster, under inner product, used to leave nodes no path
-    /// reaches; with `keepsIncomingLinks` every node stays reachable.
-    @Test(arguments: [false, true])
-    func insertsKeepEveryNodeReachable(keepsIncomingLinks: Bool) throws {
-        let parameters = HNSWParameters(m: 8, efConstruction: 32)
+    /// reaches; with `keepsIncomingLinks` (pinned links) every node stays
+    /// reachable, even at m = 4, where groups of nodes linking only to each
+    /// other are common.
+    @Test(arguments: [(false, 8), (true, 8), (true, 4)])
+    func insertsKeepEveryNodeReachable(keepsIncomingLinks: Bool, m: Int) throws {
+        let parameters = HNSWParameters(m: m, efConstruction: 32)
         var rng = SplitMix64(seed: 99)
         let near = clusteredData(count: 1500, dimensions: 8, seed: 21)
         let far = (0..<1500).map { _ in (0..<8).map { _ in Float.random(in: -6...6, using: &rng) } }

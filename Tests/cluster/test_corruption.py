@@ -57,6 +57,13 @@ def tid(buf, at):
     return (hi << 16 | lo, offset)
 
 
+def slot(buf, at):
+    """A neighbour slot's target: a TID whose offset's top bit marks a
+    pinned link (CShims/hnsw.h, HNSW_SLOT_PINNED), which is no part of it."""
+    block, offset = tid(buf, at)
+    return (block, offset & 0x7FFF)
+
+
 def put_tid(buf, at, block, offset):
     struct.pack_into("<HHH", buf, at, block >> 16, block & 0xFFFF, offset)
 
@@ -136,7 +143,7 @@ class IndexFile:
         """Removes `node` from every list that names it."""
         removed = 0
         for count_at, slots in self.lists():
-            listed = [tid(self.buf, slots + 6 * i) for i in range(u16(self.buf, count_at))]
+            listed = [slot(self.buf, slots + 6 * i) for i in range(u16(self.buf, count_at))]
             if node in listed:
                 kept = [t for t in listed if t != node]
                 for i, t in enumerate(kept):
@@ -149,7 +156,7 @@ class IndexFile:
         """Elements of level 0 other than the entry point, with an incoming link."""
         linked = set()
         for count_at, slots in self.lists():
-            linked.update(tid(self.buf, slots + 6 * i) for i in range(u16(self.buf, count_at)))
+            linked.update(slot(self.buf, slots + 6 * i) for i in range(u16(self.buf, count_at)))
         return [(b, o) for b, o, at, lp in self.items(TAG_ELEMENT)
                 if self.buf[at + 1] == 0 and (b, o) != self.entry and (b, o) in linked]
 
