@@ -63,8 +63,11 @@ public final class CLIPModel: Sendable {
     }
 
     /// Embeddings of a batch of texts.
-    public func embed(texts: [String], normalize: Bool = true) throws -> [[Float]] {
-        try embed(tokenSequences: texts.map { tokenizer.encode($0) }, normalize: normalize)
+    ///
+    /// - Parameter cleaning: the text pipeline for this call (default: the tokenizer's).
+    public func embed(texts: [String], cleaning: TextCleaning? = nil, normalize: Bool = true) throws -> [[Float]] {
+        let tok = cleaning.map { tokenizer.withCleaning($0) } ?? tokenizer
+        return try embed(tokenSequences: texts.map { tok.encode($0) }, normalize: normalize)
     }
 
     /// Embeddings of token sequences that include the start and end tokens.

@@ -175,7 +175,16 @@ public struct CLIPTokenizer: Sendable {
         switch cleaning {
         case .huggingFace: return encodeFast(text)
         case .transformersSlow: return encodeSlow(text)
+        case .openai: return encodeOpenAI(text)
         }
+    }
+
+    /// OpenAI's `SimpleTokenizer.encode`: clean, then the case-insensitive regex over
+    /// the whole text (which also matches the special tokens, in any case).
+    func encodeOpenAI(_ text: String) -> [Int] {
+        var ids: [Int] = []
+        for token in OpenAIPreTokenizer.split(OpenAITextCleaner.clean(text)) { ids += bpe(token) }
+        return ids
     }
 
     /// tokenizers' order: added tokens with `normalized: false` are split off the raw

@@ -107,6 +107,46 @@ import Testing
         for key in ["python", "unicodedata", "transformers", "tokenizers"] { #expect(versions[key] != nil, "\(key)") }
     }
 
+    /// open_clip's SimpleTokenizer (ids without start/end, no truncation). Texts
+    /// where ftfy's badness heuristic or its other repairs decide are counted, not
+    /// compared (the fixture marks them: ftfy.fix_text differs there from the
+    /// implemented part, recomputed in Python by generate_text.py).
+    @Test func openAICleaningMatchesOpenCLIP() throws {
+        let file = try Fixtures.json("tokenizer_openai_cases.json") as! [String: Any]
+        let cases = file["cases"] as! [[String: Any]]
+        #expect(cases.count > 4500)
+        let tok = Self.hf.withCleaning(.openai)
+        var mismatches: [String] = []
+        var heuristic = 0, nfc = 0
+        for c in cases {
+            let text = c["text"] as! String, want = (c["ids"] as! [NSNumber]).map(\.intValue)
+            if c["ftfy_heuristic"] != nil { heuristic += 1; continue }
+            if Self.nfcDiffers(text) { nfc += 1; continue }
+            let got = tok.encodeWithoutSpecialTokens(text)
+            if got != want {
+                mismatches.append("\(text.unicodeScalars.map { String($0.value, radix: 16) }): got \(got) expected \(want)".prefix(600).description)
+            }
+        }
+        print("openai cleaning: \(cases.count - heuristic - nfc) of \(cases.count) compared (\(heuristic) decided by ftfy's heuristics, \(nfc) NFC), \(mismatches.count) differ")
+        #expect(heuristic < 40)
+        #expect(mismatches.isEmpty, "\(mismatches.count) differ; first: \(mismatches.prefix(3).joined(separator: "\n"))")
+    }
+
+    @Test func openAICleaningExamples() {
+        let tok = Self.hf.withCleaning(.openai)
+        // HTML unescaped (twice), mojibake repaired, quotes straightened, widths normalised.
+        #expect(tok.encode("fish &amp;amp; chips") == tok.encode("fish & chips"))
+        #expect(tok.encode("cafÃ©") == tok.encode("café"))
+        // A lost byte (U+FFFD from decoding) inside mojibake: replace_lossy_sequences.
+        #expect(tok.encode("seÃ±orâ€™s â€œcafÃ©â€\u{FFFD}") == tok.encode("señor's \"café\u{FFFD}"))
+        #expect(tok.encode("“quoted” ﬁle") == tok.encode("\"quoted\" file"))
+        #expect(tok.encode("ＬＯＵＤ　ＮＯＩＳＥ") == tok.encode("loud noise"))
+        #expect(tok.encode("ΟΔΥΣΣΕΥΣ") == tok.encode("οδυσσευς"))  // Python's final sigma
+        let special = tok.encode("a <|ENDOFTEXT|> b")  // the regex matches special tokens in any case
+        #expect(special.count == 5 && special[2] == 49407)
+        #expect(Self.hf.encode("fish &amp; chips") != tok.encode("fish &amp; chips"))
+    }
+
     @Test func openAIVocabularyGivesTheSameIds() throws {
         let openAI = try CLIPTokenizer(openAIVocabularyURL: Fixtures.url("bpe_simple_vocab_16e6.txt.gz"))
         #expect(openAI.vocabulary.count == 49408)

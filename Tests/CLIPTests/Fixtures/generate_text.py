@@ -13,9 +13,14 @@ Outputs (all in this directory):
   tokenizer_fast_cases.json    {"versions", "cases": [{"text", "ids", "ids_v5"?}]}: ids from
                                the hub's configuration (truncation to 77); ids_v5 only where tokenizer.json
                                gives other ids
-  tokenizer_openai_cases.json  {"versions", "cases": [{"text", "ids"}]}: open_clip's SimpleTokenizer
-                               (ftfy + html.unescape twice + whitespace clean + lower), ids without
-                               start/end tokens and without truncation
+  tokenizer_openai_cases.json  {"versions", "cases": [{"text", "ids", "ftfy_heuristic"?}]}: open_clip's
+                               SimpleTokenizer (ftfy + html.unescape twice + whitespace clean + lower),
+                               ids without start/end tokens and without truncation; "ftfy_heuristic"
+                               marks the texts where ftfy.fix_text differs from `ftfy_subset` below,
+                               the part of ftfy the Swift side implements
+  ../../../Sources/CLIP/HTMLEntities.swift
+                               data tables: Python's html.entities.html5, the upper-case entity names
+                               ftfy also decodes, and ftfy's width map (NFKC of U+FF01-FFEF)
 
 The fast tokenizer's output is decided by the tokenizers version (its Rust Unicode tables:
 Oniguruma's character classes, the NFC tables, char::to_lowercase); the choice of test
@@ -105,6 +110,115 @@ def hub_tokenizer(vocab, merges):
     return tok
 
 
+# ---------------------------------------------------------------- the covered part of ftfy
+
+def fix_encoding_step(text):
+    """One step of ftfy's fix_encoding for the two encodings covered (Latin-1 and
+    sloppy windows-1252, with replace_lossy_sequences), without ftfy's badness
+    heuristic, restore_byte_a0, decode_inconsistent_utf8 and utf-8-variants."""
+    import ftfy.bad_codecs  # registers the sloppy codecs
+    if all(ord(c) < 0x80 for c in text):
+        return text
+    possible = []
+    for encoding in ("latin-1", "sloppy-windows-1252"):
+        try:
+            b = text.encode(encoding)
+        except UnicodeEncodeError:
+            continue
+        possible.append(encoding)
+        if encoding.startswith("sloppy"):
+            b = ftfy.fixes.replace_lossy_sequences(b)
+        if 0xED in b or 0xC0 in b:
+            continue
+        try:
+            return b.decode("utf-8")
+        except UnicodeDecodeError:
+            pass
+    if possible == ["latin-1"]:
+        try:
+            fixed = text.encode("latin-1").decode("windows-1252")
+            if fixed != text:
+                return fixed
+        except UnicodeDecodeError:
+            pass
+    return ftfy.fixes.fix_c1_controls(text)
+
+
+def ftfy_subset(text):
+    """What OpenAITextCleaner implements of ftfy.fix_text: per line, HTML entities
+    (unless a '<' was seen), fix_encoding as above, then ftfy's own C1, ligature,
+    width, quote, line-break, terminal-escape and control-character fixes and NFC,
+    repeated until nothing changes."""
+    f = ftfy.fixes
+    out, pos, unescape = [], 0, True
+    while pos < len(text):
+        end = text.find("\n", pos) + 1 or len(text)
+        segment = text[pos:end]
+        if "<" in segment:
+            unescape = False
+        while True:
+            before = segment
+            if unescape:
+                segment = f.unescape_html(segment)
+            while True:
+                prev = segment
+                segment = fix_encoding_step(segment)
+                if segment == prev:
+                    break
+            for fixer in (f.fix_c1_controls, f.fix_latin_ligatures, f.fix_character_width, f.uncurl_quotes,
+                          f.fix_line_breaks, f.remove_terminal_escapes, f.remove_control_chars):
+                segment = fixer(segment)
+            segment = unicodedata.normalize("NFC", segment)
+            if segment == before:
+                break
+        out.append(segment)
+        pos = end
+    return "".join(out)
+
+
+def swift_string(s):
+    return "".join(c if 0x20 <= ord(c) < 0x7F and c not in '"\\' else f"\\u{{{ord(c):X}}}" for c in s)
+
+
+def write_entity_tables():
+    import html
+    import html.entities
+    upper = {}
+    for name, char in html.entities.html5.items():
+        if name.endswith(";") and name == name.lower():
+            u = "&" + name.upper()
+            if html.unescape(u) == u:
+                upper[name.upper()] = char.upper()
+    width = {0x3000: " "}
+    width.update({i: unicodedata.normalize("NFKC", chr(i)) for i in range(0xFF01, 0xFFF0) if unicodedata.normalize("NFKC", chr(i)) != chr(i)})
+
+    def table(pairs):
+        return "\n".join(f'        "{swift_string(k)}\\t{swift_string(v)}",' for k, v in pairs)
+
+    path = os.path.join(HERE, "..", "..", "..", "Sources", "CLIP", "HTMLEntities.swift")
+    with open(path, "w", encoding="utf-8") as f:
+        f.write(f"""// Generated by Tests/CLIPTests/Fixtures/generate_text.py from Python {platform.python_version()}
+// (Unicode {unicodedata.unidata_version}) and ftfy {ftfy.__version__}. Do not edit.
+
+/// Data for `OpenAITextCleaner`, as "name<TAB>value" lines (parsed once).
+enum HTMLEntityData {{
+    /// Python's `html.entities.html5` (the WHATWG list): names with their `;`, and
+    /// the legacy names that may appear without it.
+    static let html5: [String] = [
+{table(sorted(html.entities.html5.items()))}
+    ]
+    /// Upper-cased entity names ftfy also decodes (`&EACUTE;` -> `É`), without `&`.
+    static let ftfyUpperCase: [String] = [
+{table(sorted(upper.items()))}
+    ]
+    /// ftfy's width map: halfwidth and fullwidth forms -> their NFKC form (plus U+3000 -> space).
+    static let width: [String] = [
+{table(sorted((chr(k), v) for k, v in width.items()))}
+    ]
+}}
+""")
+
+
 def open_clip_tokenizer():
     # open_clip's package __init__ needs torchvision; its tokenizer module does not.
     spec = importlib.util.find_spec("open_clip")
@@ -138,10 +252,19 @@ def main():
     # open_clip names its special tokens <start_of_text>/<end_of_text>, OpenAI's clip
     # <|startoftext|>/<|endoftext|>; texts with either spelling are left out.
     special = ("<|startoftext|>", "<|endoftext|>", "<start_of_text>", "<end_of_text>")
-    openai_cases = [{"text": t, "ids": oc.encode(t)} for t in texts if not any(s in t.lower() for s in special)]
+    openai_cases = []
+    for t in texts:
+        if any(s in t.lower() for s in special):
+            continue
+        case = {"text": t, "ids": oc.encode(t)}
+        if ftfy.fix_text(t) != ftfy_subset(t):
+            case["ftfy_heuristic"] = True
+        openai_cases.append(case)
+    write_entity_tables()
     write_json(os.path.join(HERE, "tokenizer_openai_cases.json"), {"versions": v, "cases": openai_cases})
+    heuristic = sum(1 for c in openai_cases if "ftfy_heuristic" in c)
     print(f"{len(cases)} fast cases ({differ} differ between tokenizer.json and the hub configuration), "
-          f"{len(openai_cases)} OpenAI cases; versions {v}")
+          f"{len(openai_cases)} OpenAI cases ({heuristic} where ftfy's heuristics decide); versions {v}")
 
 
 if __name__ == "__main__":
