@@ -147,6 +147,20 @@ import Testing
         #expect(Self.hf.encode("fish &amp; chips") != tok.encode("fish &amp; chips"))
     }
 
+    /// Informational only (performance is measured in benchmarks, not asserted):
+    /// the three pipelines' time on the same strings, in this (debug) build.
+    @Test func printRelativeSpeed() throws {
+        let texts = try Self.fastCases().map(\.text)
+        for cleaning in TextCleaning.allCases {
+            let tok = Self.hf.withCleaning(cleaning)
+            let start = Date()
+            var count = 0
+            for t in texts { count += tok.encode(t).count }
+            let s = Date().timeIntervalSince(start)
+            print("tokenizer speed (debug build): \(cleaning.rawValue): \(texts.count) texts, \(count) ids in \(String(format: "%.3f", s)) s")
+        }
+    }
+
     @Test func openAIVocabularyGivesTheSameIds() throws {
         let openAI = try CLIPTokenizer(openAIVocabularyURL: Fixtures.url("bpe_simple_vocab_16e6.txt.gz"))
         #expect(openAI.vocabulary.count == 49408)
