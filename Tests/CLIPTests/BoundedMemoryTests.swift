@@ -158,7 +158,7 @@ import Testing
     /// Sixteen 100-megapixel PNGs (500000x200, so the resize is cheap even in a
     /// debug build) through `CLIPModel.embed(imageFiles:)` in a child process
     /// (this test binary, running only `batchChild`): the peak RSS stays under
-    /// 1 GiB, where decoding the batch first would need 16 x 300 MB = 4.8 GB.
+    /// 600 MiB, where decoding the batch first would need 16 x 300 MB = 4.8 GB.
     /// One file in the batch is a bomb and fails alone.
     @Test(.enabled(if: ProcessInfo.processInfo.environment[childVariable] == nil))
     func batchOfHundredMegapixelImagesStaysBounded() throws {
@@ -196,7 +196,8 @@ import Testing
         print("batch of 16 x 100 MP + 1 bomb: child peak RSS \(rss >> 20) MiB")
         #expect(run.status == 0, "\(output)")
         #expect(output.contains("batch child: 16 embedded, 1 failed: \(files[5]): image is 20000x20000 pixels"), "\(output)")
-        #expect(rss < 1 << 30 + run.parentPeak, "peak RSS \(rss >> 20) MiB")
+        // One decoded image (300 MB) + the test binary (about 50 MB) + slack.
+        #expect(rss < 600 << 20 + run.parentPeak, "peak RSS \(rss >> 20) MiB")
     }
 
     /// The child's half of the test above (skipped unless the variable is set).
