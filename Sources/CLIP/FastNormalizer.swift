@@ -4,13 +4,8 @@ import Foundation
 /// `Lowercase`, in that order. Works on code points, as the tokenizers library does.
 enum FastNormalizer {
     static func normalize(_ text: [Unicode.Scalar]) -> [Unicode.Scalar] {
-        // ASCII is already NFC; skipping Foundation's normalisation keeps the common case cheap.
-        let composed: [Unicode.Scalar]
-        if text.allSatisfy(\.isASCII) {
-            composed = text
-        } else {
-            composed = Array(String(String.UnicodeScalarView(text)).precomposedStringWithCanonicalMapping.unicodeScalars)
-        }
+        // NFC with the Unicode version of tokenizers' tables (ASCII is returned as is).
+        let composed = VersionedNFC.normalize(text, unicode: VersionedNFC.tokenizers)
         var out: [Unicode.Scalar] = []
         out.reserveCapacity(composed.count)
         var inSpace = false
