@@ -6,8 +6,22 @@
 # Python) CLIPTokenizer and CLIPImageProcessor that the Swift code is checked against.
 # open-clip-torch is installed without dependencies: it is only needed for the
 # bpe_simple_vocab_16e6.txt.gz file it ships (its deps would pull a CUDA torch and ftfy).
+#
+# With --text it instead regenerates the tokenizer fixtures of the current libraries
+# (tokenizer.json, tokenizer_hub_parts.json, tokenizer_fast_cases.json,
+# tokenizer_openai_cases.json) in a second venv; generate_text.py checks the pins.
 set -euo pipefail
 here="$(cd "$(dirname "$0")/.." && pwd)"
+if [ "${1:-}" = "--text" ]; then
+    venv="$here/.venv-clip-text"
+    if [ ! -x "$venv/bin/python" ]; then
+        python3 -m venv "$venv"
+        "$venv/bin/pip" install -q torch==2.13.0+cpu
+        "$venv/bin/pip" install -q "transformers==5.25.0" "tokenizers==0.23.3" "ftfy==6.3.1" regex
+        "$venv/bin/pip" install -q --no-deps "open-clip-torch==3.3.0"
+    fi
+    exec "$venv/bin/python" "$here/Tests/CLIPTests/Fixtures/generate_text.py"
+fi
 venv="$here/.venv-clip"
 if [ ! -x "$venv/bin/python" ]; then
     python3 -m venv "$venv"

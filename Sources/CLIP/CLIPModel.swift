@@ -2,7 +2,7 @@ import COpenBLAS
 import Foundation
 
 /// A CLIP model loaded from a Hugging Face model directory (`config.json`,
-/// `model.safetensors`, `vocab.json` + `merges.txt` or OpenAI's
+/// `model.safetensors`, `tokenizer.json` or `vocab.json` + `merges.txt` or OpenAI's
 /// `bpe_simple_vocab_16e6.txt.gz`, and optionally `preprocessor_config.json`).
 ///
 /// Text and images map into the same `projectionDim`-dimensional space;
@@ -25,13 +25,15 @@ public final class CLIPModel: Sendable {
     ///
     /// - Parameter tokenizer: a tokenizer to use instead of the directory's
     ///   vocabulary files (models of one family share one vocabulary).
-    public init(directory: URL, tokenizer sharedTokenizer: CLIPTokenizer? = nil) throws {
+    /// - Parameter textCleaning: the text pipeline of the directory's tokenizer
+    ///   (ignored when `tokenizer` is given: it has its own).
+    public init(directory: URL, tokenizer sharedTokenizer: CLIPTokenizer? = nil, textCleaning: TextCleaning = .huggingFace) throws {
         config = try CLIPConfig(contentsOf: directory.appendingPathComponent("config.json"))
         let contextLength = min(77, config.text.maxPositionEmbeddings)
         if let sharedTokenizer {
             tokenizer = sharedTokenizer.withContextLength(contextLength)
         } else {
-            tokenizer = try CLIPTokenizer(directory: directory, contextLength: contextLength)
+            tokenizer = try CLIPTokenizer(directory: directory, contextLength: contextLength, cleaning: textCleaning)
         }
         let preprocessorURL = directory.appendingPathComponent("preprocessor_config.json")
         if FileManager.default.fileExists(atPath: preprocessorURL.path) {
@@ -61,8 +63,11 @@ public final class CLIPModel: Sendable {
     }
 
     /// Embeddings of a batch of texts.
-    public func embed(texts: [String], normalize: Bool = true) throws -> [[Float]] {
-        try embed(tokenSequences: texts.map { tokenizer.encode($0) }, normalize: normalize)
+    ///
+    /// - Parameter cleaning: the text pipeline for this call (default: the tokenizer's).
+    public func embed(texts: [String], cleaning: TextCleaning? = nil, normalize: Bool = true) throws -> [[Float]] {
+        let tok = cleaning.map { tokenizer.withCleaning($0) } ?? tokenizer
+        return try embed(tokenSequences: texts.map { tok.encode($0) }, normalize: normalize)
     }
 
     /// Embeddings of token sequences that include the start and end tokens.

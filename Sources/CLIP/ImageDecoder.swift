@@ -75,21 +75,28 @@ public struct ImageDecoder: Sendable {
                 throw ImageDecodeError(file: name, reason: "not a JPEG, PNG or WebP file")
             }
             let base = raw.baseAddress!.assumingMemoryBound(to: UInt8.self)
+            func failure(_ image: clip_image) -> ImageDecodeError {
+                let message = withUnsafeBytes(of: image.error) { String(decoding: $0.prefix(while: { $0 != 0 }), as: UTF8.self) }
+                return ImageDecodeError(file: name, reason: message.isEmpty ? "cannot decode \(format.rawValue)" : message)
+            }
+            // The size first (refusing bombs from the header), then decoding straight
+            // into the Swift array: one copy of the pixels in memory, not two.
+            var header = clip_image()
+            let cFormat: clip_format = format == .jpeg ? CLIP_FORMAT_JPEG : format == .png ? CLIP_FORMAT_PNG : CLIP_FORMAT_WEBP
+            guard clip_image_size(base, raw.count, cFormat, maxPixels, &header) == 0 else { throw failure(header) }
+            let count = Int(header.width) * Int(header.height) * 3
             var out = clip_image()
-            let status: Int32
-            switch format {
-            case .jpeg: status = clip_decode_jpeg(base, raw.count, maxPixels, &out)
-            case .png: status = clip_decode_png(base, raw.count, maxPixels, &out)
-            case .webp: status = clip_decode_webp(base, raw.count, maxPixels, &out)
+            var status: Int32 = -1
+            let pixels = [UInt8](unsafeUninitializedCapacity: count) { buffer, initialized in
+                switch format {
+                case .jpeg: status = clip_decode_jpeg(base, raw.count, maxPixels, buffer.baseAddress, count, &out)
+                case .png: status = clip_decode_png(base, raw.count, maxPixels, buffer.baseAddress, count, &out)
+                case .webp: status = clip_decode_webp(base, raw.count, maxPixels, buffer.baseAddress, count, &out)
+                }
+                initialized = status == 0 ? count : 0
             }
-            defer { clip_image_free(&out) }
-            guard status == 0, let pixels = out.pixels else {
-                let message = withUnsafeBytes(of: out.error) { String(decoding: $0.prefix(while: { $0 != 0 }), as: UTF8.self) }
-                throw ImageDecodeError(file: name, reason: message.isEmpty ? "cannot decode \(format.rawValue)" : message)
-            }
-            let count = Int(out.width) * Int(out.height) * 3
-            var image = RGBImage(width: Int(out.width), height: Int(out.height),
-                                 pixels: Array(UnsafeBufferPointer(start: pixels, count: count)))
+            guard status == 0 else { throw failure(out) }
+            var image = RGBImage(width: Int(out.width), height: Int(out.height), pixels: pixels)
             if applyEXIFOrientation && format == .jpeg, let orientation = EXIF.jpegOrientation(raw) {
                 image = EXIF.apply(orientation: orientation, to: image)
             }

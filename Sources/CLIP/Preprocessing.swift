@@ -111,20 +111,55 @@ public struct ImagePreprocessor: Sendable {
         return width <= height ? (shortestEdge, newLong) : (newLong, shortestEdge)
     }
 
-    /// The resized and cropped 8-bit image, before rescaling (useful for inspection).
-    public func resizedAndCropped(_ image: RGBImage) -> RGBImage {
-        var img = image
+    /// The size the resize step produces (the input size when there is none).
+    func resizedSize(of image: RGBImage) -> (width: Int, height: Int) {
         switch config.resize {
-        case .shortestEdge(let edge):
-            let size = Self.resizedSize(width: img.width, height: img.height, shortestEdge: edge)
-            img = BicubicResampler.resize(img, width: size.width, height: size.height)
-        case .exact(let h, let w):
-            img = BicubicResampler.resize(img, width: w, height: h)
-        case nil:
-            break
+        case .shortestEdge(let edge): return Self.resizedSize(width: image.width, height: image.height, shortestEdge: edge)
+        case .exact(let h, let w): return (w, h)
+        case nil: return (image.width, image.height)
         }
-        if let crop = config.crop { img = Self.centerCrop(img, height: crop.height, width: crop.width) }
-        return img
+    }
+
+    /// The resized and cropped 8-bit image, before rescaling (useful for inspection).
+    ///
+    /// Only the part of the resized image that the centre crop keeps is computed:
+    /// each output pixel of Pillow's separable resize depends only on its own
+    /// coefficients, so restricting both passes to the crop window gives the same
+    /// bytes as resizing everything and cropping, without the intermediate image
+    /// (60000x2 pixels would otherwise become 6.7 million x 224).
+    public func resizedAndCropped(_ image: RGBImage) -> RGBImage {
+        let size = resizedSize(of: image)
+        guard let crop = config.crop else {
+            return BicubicResampler.resize(image, width: size.width, height: size.height,
+                                           rows: 0..<size.height, columns: 0..<size.width)
+        }
+        let rows = Self.cropWindow(size: size.height, crop: crop.height)
+        let columns = Self.cropWindow(size: size.width, crop: crop.width)
+        let window = BicubicResampler.resize(image, width: size.width, height: size.height, rows: rows.source, columns: columns.source)
+        if window.width == crop.width && window.height == crop.height { return window }
+        // The crop is larger than the resized image on some side: zero padding around the window.
+        var out = [UInt8](repeating: 0, count: crop.width * crop.height * 3)
+        let rowBytes = window.width * 3
+        for y in 0..<window.height {
+            let dst = ((rows.offset + y) * crop.width + columns.offset) * 3
+            out.replaceSubrange(dst..<(dst + rowBytes), with: window.pixels[(y * rowBytes)..<((y + 1) * rowBytes)])
+        }
+        return RGBImage(width: crop.width, height: crop.height, pixels: out)
+    }
+
+    /// transformers' `center_crop` along one axis: the source positions it keeps
+    /// and where the first of them lands in the output. Offsets are rounded down;
+    /// an image smaller than the crop is padded with zeros, centred, the extra
+    /// pixel at the end.
+    static func cropWindow(size: Int, crop: Int) -> (source: Range<Int>, offset: Int) {
+        let padded = max(crop, size)
+        let pad = (padded - size + 1) / 2
+        // Python's // rounds towards -infinity.
+        let d = size - crop
+        let start = (d >= 0 ? d / 2 : -((-d + 1) / 2)) + pad
+        let first = start - pad
+        let source = max(0, first)..<min(size, first + crop)
+        return (source, source.lowerBound - first)
     }
 
     /// The model input for one image: `[3, height, width]` floats.
@@ -195,14 +230,18 @@ enum BicubicResampler {
         var stride: Int
     }
 
-    static func coefficients(inSize: Int, outSize: Int) -> Coefficients {
+    /// The coefficients of output positions `range` (index 0 is `range.lowerBound`);
+    /// each position's are computed independently, so a sub-range gives the same
+    /// values as the full one.
+    static func coefficients(inSize: Int, outSize: Int, range: Range<Int>? = nil) -> Coefficients {
+        let range = range ?? 0..<outSize
         let scale = Double(inSize) / Double(outSize)
         let filterScale = max(scale, 1)
         let support = 2 * filterScale
         let stride = Int(support.rounded(.up)) * 2 + 1
-        var c = Coefficients(first: [], taps: [], weights: [Int32](repeating: 0, count: outSize * stride), stride: stride)
+        var c = Coefficients(first: [], taps: [], weights: [Int32](repeating: 0, count: range.count * stride), stride: stride)
         var k = [Double](repeating: 0, count: stride)
-        for xx in 0..<outSize {
+        for (index, xx) in range.enumerated() {
             let center = (Double(xx) + 0.5) * scale
             // Int() truncates toward zero like C's cast.
             let xmin = max(Int(center - support + 0.5), 0)
@@ -217,7 +256,7 @@ enum BicubicResampler {
             for x in 0..<xmax {
                 let w = total != 0 ? k[x] / total : k[x]
                 let fixed = w * Double(1 << precisionBits)
-                c.weights[xx * stride + x] = Int32(w < 0 ? fixed - 0.5 : fixed + 0.5)
+                c.weights[index * stride + x] = Int32(w < 0 ? fixed - 0.5 : fixed + 0.5)
             }
             c.first.append(xmin)
             c.taps.append(xmax)
@@ -231,20 +270,54 @@ enum BicubicResampler {
         return UInt8(v >> Int32(precisionBits))
     }
 
+    /// The whole resized image (Pillow's `resize`).
     static func resize(_ image: RGBImage, width: Int, height: Int) -> RGBImage {
-        var img = image
-        if width != img.width { img = horizontal(img, to: width) }
-        if height != img.height { img = vertical(img, to: height) }
+        resize(image, width: width, height: height, rows: 0..<height, columns: 0..<width)
+    }
+
+    /// The window `rows` x `columns` of `image` resized to `width` x `height`, computed
+    /// without the rest: the horizontal pass makes only the window's columns, and only
+    /// for the input rows the vertical pass reads for the window's rows.
+    static func resize(_ image: RGBImage, width: Int, height: Int, rows: Range<Int>, columns: Range<Int>) -> RGBImage {
+        precondition(rows.lowerBound >= 0 && rows.upperBound <= height && columns.lowerBound >= 0 && columns.upperBound <= width)
+        let verticalCoefficients = height != image.height ? coefficients(inSize: image.height, outSize: height, range: rows) : nil
+        // Input rows the vertical pass reads (all of `rows` when there is none).
+        var needed = rows
+        if let v = verticalCoefficients, !rows.isEmpty {
+            let lower = v.first.min()!
+            let upper = zip(v.first, v.taps).map { $0 + $1 }.max()!
+            needed = lower..<upper
+        }
+        var img: RGBImage
+        if width != image.width {
+            img = horizontal(image, to: width, rows: needed, columns: columns)
+        } else {
+            img = window(image, rows: needed, columns: columns)
+        }
+        if let v = verticalCoefficients { img = vertical(img, coefficients: v, firstRow: needed.lowerBound) }
         return img
     }
 
-    static func horizontal(_ image: RGBImage, to width: Int) -> RGBImage {
-        let c = coefficients(inSize: image.width, outSize: width)
-        var out = [UInt8](repeating: 0, count: width * image.height * 3)
+    /// Rows and columns of `image`, copied.
+    static func window(_ image: RGBImage, rows: Range<Int>, columns: Range<Int>) -> RGBImage {
+        if rows == 0..<image.height && columns == 0..<image.width { return image }
+        var out: [UInt8] = []
+        out.reserveCapacity(rows.count * columns.count * 3)
+        for y in rows {
+            let start = (y * image.width + columns.lowerBound) * 3
+            out += image.pixels[start..<(start + columns.count * 3)]
+        }
+        return RGBImage(width: columns.count, height: rows.count, pixels: out)
+    }
+
+    static func horizontal(_ image: RGBImage, to width: Int, rows: Range<Int>, columns: Range<Int>) -> RGBImage {
+        let c = coefficients(inSize: image.width, outSize: width, range: columns)
+        let outWidth = columns.count
+        var out = [UInt8](repeating: 0, count: outWidth * rows.count * 3)
         image.pixels.withUnsafeBufferPointer { src in
-            for y in 0..<image.height {
+            for (oy, y) in rows.enumerated() {
                 let row = y * image.width * 3
-                for xx in 0..<width {
+                for xx in 0..<outWidth {
                     var acc: (Int32, Int32, Int32) = (1 << Int32(precisionBits - 1), 1 << Int32(precisionBits - 1), 1 << Int32(precisionBits - 1))
                     let first = c.first[xx]
                     for t in 0..<c.taps[xx] {
@@ -254,21 +327,23 @@ enum BicubicResampler {
                         acc.1 &+= Int32(src[p + 1]) &* w
                         acc.2 &+= Int32(src[p + 2]) &* w
                     }
-                    let o = (y * width + xx) * 3
+                    let o = (oy * outWidth + xx) * 3
                     out[o] = clip8(acc.0); out[o + 1] = clip8(acc.1); out[o + 2] = clip8(acc.2)
                 }
             }
         }
-        return RGBImage(width: width, height: image.height, pixels: out)
+        return RGBImage(width: outWidth, height: rows.count, pixels: out)
     }
 
-    static func vertical(_ image: RGBImage, to height: Int) -> RGBImage {
-        let c = coefficients(inSize: image.height, outSize: height)
+    /// The vertical pass for the output rows `c` describes; `image` holds the input
+    /// rows from `firstRow` on.
+    static func vertical(_ image: RGBImage, coefficients c: Coefficients, firstRow: Int) -> RGBImage {
+        let height = c.first.count
         let rowBytes = image.width * 3
         var out = [UInt8](repeating: 0, count: rowBytes * height)
         image.pixels.withUnsafeBufferPointer { src in
             for yy in 0..<height {
-                let first = c.first[yy]
+                let first = c.first[yy] - firstRow
                 for x in 0..<rowBytes {
                     var acc: Int32 = 1 << Int32(precisionBits - 1)
                     for t in 0..<c.taps[yy] {

@@ -1,7 +1,8 @@
 import Foundation
 
-/// CLIP's byte-level BPE tokenizer, producing the same ids as Hugging Face's
-/// slow `CLIPTokenizer` (without ftfy; see `TextNormalizer`).
+/// CLIP's byte-level BPE tokenizer. By default it produces the same ids as
+/// Hugging Face's `CLIPTokenizerFast` (tokenizer.json), which is what
+/// `CLIPProcessor` runs; `TextCleaning` selects the other pipelines.
 ///
 /// Symbols are handled as vocabulary ids throughout: every merge result is
 /// itself a vocabulary entry, so BPE works on small integer arrays.
@@ -15,6 +16,8 @@ public struct CLIPTokenizer: Sendable {
     public let endTokenId: Int
     /// Tokens per sequence including the start and end tokens (77 for CLIP).
     public private(set) var contextLength: Int
+    /// How text is prepared before BPE.
+    public private(set) var cleaning: TextCleaning
 
     /// The same vocabulary with another sequence length.
     public func withContextLength(_ n: Int) -> CLIPTokenizer {
@@ -22,6 +25,17 @@ public struct CLIPTokenizer: Sendable {
         copy.contextLength = n
         return copy
     }
+
+    /// The same vocabulary with another text clean-up.
+    public func withCleaning(_ cleaning: TextCleaning) -> CLIPTokenizer {
+        var copy = self
+        copy.cleaning = cleaning
+        return copy
+    }
+
+    /// Added tokens of the `.huggingFace` pipeline; without a tokenizer.json, the
+    /// hub checkpoint's (both special tokens, matched after normalisation).
+    let addedTokens: AddedTokens
 
     /// token string -> id
     let vocabulary: [String: Int]
@@ -35,7 +49,7 @@ public struct CLIPTokenizer: Sendable {
     static let mergeCount = 49152 - 256 - 2
 
     /// Loads Hugging Face's `vocab.json` and `merges.txt`.
-    public init(vocabularyURL: URL, mergesURL: URL, contextLength: Int = 77) throws {
+    public init(vocabularyURL: URL, mergesURL: URL, contextLength: Int = 77, cleaning: TextCleaning = .huggingFace) throws {
         let vocabData: Data
         do { vocabData = try Data(contentsOf: vocabularyURL) } catch { throw CLIPLoadError.fileNotFound(vocabularyURL.path) }
         guard let object = try? JSONSerialization.jsonObject(with: vocabData) as? [String: Any] else {
@@ -54,12 +68,12 @@ public struct CLIPTokenizer: Sendable {
             throw CLIPLoadError.fileNotFound(mergesURL.path)
         }
         let pairs = try Self.parseMerges(mergesText, path: mergesURL.path)
-        try self.init(vocabulary: vocab, merges: pairs, contextLength: contextLength, path: vocabularyURL.path)
+        try self.init(vocabulary: vocab, merges: pairs, contextLength: contextLength, cleaning: cleaning, path: vocabularyURL.path)
     }
 
     /// Loads OpenAI's `bpe_simple_vocab_16e6.txt.gz`; the vocabulary is derived
     /// from the merges the way OpenAI's `SimpleTokenizer` builds it.
-    public init(openAIVocabularyURL url: URL, contextLength: Int = 77) throws {
+    public init(openAIVocabularyURL url: URL, contextLength: Int = 77, cleaning: TextCleaning = .huggingFace) throws {
         let text = try Gzip.decompressFile(at: url.path)
         guard let mergesText = String(data: text, encoding: .utf8) else {
             throw CLIPLoadError.badVocabulary(url.path, "not UTF-8 text")
@@ -71,20 +85,32 @@ public struct CLIPTokenizer: Sendable {
         tokens += [Self.startOfText, Self.endOfText]
         var vocab: [String: Int] = [:]
         for (i, t) in tokens.enumerated() { vocab[t] = i }
-        try self.init(vocabulary: vocab, merges: pairs, contextLength: contextLength, path: url.path)
+        try self.init(vocabulary: vocab, merges: pairs, contextLength: contextLength, cleaning: cleaning, path: url.path)
     }
 
-    /// Loads whichever vocabulary a model directory has: `vocab.json` + `merges.txt`,
-    /// else `bpe_simple_vocab_16e6.txt.gz`.
-    public init(directory: URL, contextLength: Int = 77) throws {
+    /// Loads a Hugging Face `tokenizer.json`: vocabulary, merges, added tokens and
+    /// split regex from the file. Files whose normalizer or pre-tokenizer is not
+    /// CLIP's are refused.
+    public init(tokenizerJSONURL url: URL, contextLength: Int = 77, cleaning: TextCleaning = .huggingFace) throws {
+        let file = try TokenizerJSON(contentsOf: url)
+        try self.init(vocabulary: file.vocabulary, merges: file.merges, contextLength: contextLength, cleaning: cleaning,
+                      addedTokens: file.addedTokens, path: url.path)
+    }
+
+    /// Loads whichever vocabulary a model directory has: `tokenizer.json`, else
+    /// `vocab.json` + `merges.txt`, else `bpe_simple_vocab_16e6.txt.gz`.
+    public init(directory: URL, contextLength: Int = 77, cleaning: TextCleaning = .huggingFace) throws {
+        let json = directory.appendingPathComponent("tokenizer.json")
         let vocab = directory.appendingPathComponent("vocab.json")
         let merges = directory.appendingPathComponent("merges.txt")
         let gz = directory.appendingPathComponent("bpe_simple_vocab_16e6.txt.gz")
         let fm = FileManager.default
-        if fm.fileExists(atPath: vocab.path) && fm.fileExists(atPath: merges.path) {
-            try self.init(vocabularyURL: vocab, mergesURL: merges, contextLength: contextLength)
+        if fm.fileExists(atPath: json.path) {
+            try self.init(tokenizerJSONURL: json, contextLength: contextLength, cleaning: cleaning)
+        } else if fm.fileExists(atPath: vocab.path) && fm.fileExists(atPath: merges.path) {
+            try self.init(vocabularyURL: vocab, mergesURL: merges, contextLength: contextLength, cleaning: cleaning)
         } else if fm.fileExists(atPath: gz.path) {
-            try self.init(openAIVocabularyURL: gz, contextLength: contextLength)
+            try self.init(openAIVocabularyURL: gz, contextLength: contextLength, cleaning: cleaning)
         } else {
             throw CLIPLoadError.fileNotFound("\(vocab.path) (+ merges.txt) or \(gz.path)")
         }
@@ -111,7 +137,8 @@ public struct CLIPTokenizer: Sendable {
         return pairs
     }
 
-    init(vocabulary: [String: Int], merges pairs: [(String, String)], contextLength: Int, path: String) throws {
+    init(vocabulary: [String: Int], merges pairs: [(String, String)], contextLength: Int, cleaning: TextCleaning,
+         addedTokens: AddedTokens? = nil, path: String) throws {
         func id(_ token: String) throws -> Int {
             guard let id = vocabulary[token] else {
                 throw CLIPLoadError.badVocabulary(path, "token '\(token)' is missing from the vocabulary")
@@ -120,8 +147,13 @@ public struct CLIPTokenizer: Sendable {
         }
         self.vocabulary = vocabulary
         self.contextLength = contextLength
+        self.cleaning = cleaning
         startTokenId = try id(Self.startOfText)
         endTokenId = try id(Self.endOfText)
+        self.addedTokens = addedTokens ?? AddedTokens(tokens: [
+            .init(content: Array(Self.startOfText.unicodeScalars), id: startTokenId, normalized: true),
+            .init(content: Array(Self.endOfText.unicodeScalars), id: endTokenId, normalized: true),
+        ])
         byteIds = try ByteEncoding.byteToUnicode.map { Int32(try id(String($0))) }
         byteIdsEndOfWord = try ByteEncoding.byteToUnicode.map { Int32(try id(String($0) + "</w>")) }
         var table: [UInt64: (rank: Int32, merged: Int32)] = [:]
@@ -140,14 +172,60 @@ public struct CLIPTokenizer: Sendable {
 
     /// The BPE token ids of `text`, without start/end tokens and without truncation.
     public func encodeWithoutSpecialTokens(_ text: String) -> [Int] {
+        switch cleaning {
+        case .huggingFace: return encodeFast(text)
+        case .transformersSlow: return encodeSlow(text)
+        case .openai: return encodeOpenAI(text)
+        }
+    }
+
+    /// OpenAI's `SimpleTokenizer.encode`: clean, then the case-insensitive regex over
+    /// the whole text (which also matches the special tokens, in any case).
+    func encodeOpenAI(_ text: String) -> [Int] {
+        var ids: [Int] = []
+        for token in OpenAIPreTokenizer.split(OpenAITextCleaner.clean(text)) { ids += bpe(token) }
+        return ids
+    }
+
+    /// tokenizers' order: added tokens with `normalized: false` are split off the raw
+    /// text, each remaining piece is normalised, then split on the normalised added
+    /// tokens, pre-tokenised and byte-pair encoded.
+    func encodeFast(_ text: String) -> [Int] {
+        var ids: [Int] = []
+        var bytes: [UInt8] = []
+        let raw = Array(text.unicodeScalars)
+        for piece in addedTokens.split(raw, normalized: false) {
+            guard case .text(let range) = piece else {
+                if case .token(let id) = piece { ids.append(id) }
+                continue
+            }
+            let normalized = FastNormalizer.normalize(Array(raw[range]))
+            for inner in addedTokens.split(normalized, normalized: true) {
+                guard case .text(let range) = inner else {
+                    if case .token(let id) = inner { ids.append(id) }
+                    continue
+                }
+                let segment = Array(normalized[range])
+                for word in FastPreTokenizer.split(segment) {
+                    bytes.removeAll(keepingCapacity: true)
+                    for s in segment[word] { UTF8.encode(s) { bytes.append($0) } }
+                    bpe(bytes, into: &ids)
+                }
+            }
+        }
+        return ids
+    }
+
+    /// transformers 4's slow tokenizer without ftfy.
+    func encodeSlow(_ text: String) -> [Int] {
         var ids: [Int] = []
         for piece in Self.splitOnSpecialTokens(text) {
             switch piece {
             case .special(let token):
                 ids.append(token == Self.startOfText ? startTokenId : endTokenId)
             case .text(let text):
-                for word in TextNormalizer.words(text) {
-                    for token in PreTokenizer.split(Array(word.unicodeScalars)) {
+                for word in SlowTextNormalizer.words(text) {
+                    for token in OpenAIPreTokenizer.split(Array(word.unicodeScalars)) {
                         ids.append(contentsOf: bpe(token))
                     }
                 }
@@ -200,15 +278,23 @@ public struct CLIPTokenizer: Sendable {
         return true
     }
 
-    /// Byte-pair encodes one pre-token: UTF-8 bytes, the last marked end-of-word,
-    /// then repeatedly merge the adjacent pair with the lowest rank everywhere it occurs.
+    /// Byte-pair encodes one pre-token of the case-insensitive regex, where a
+    /// special token written in another case arrives lowercased and gets its id.
     func bpe(_ token: [Unicode.Scalar]) -> [Int] {
         let text = String(String.UnicodeScalarView(token))
         // Special tokens reached here only when written in another case and then lowercased.
         if text == Self.startOfText { return [startTokenId] }
         if text == Self.endOfText { return [endTokenId] }
-        let bytes = Array(text.utf8)
-        guard !bytes.isEmpty else { return [] }
+        var ids: [Int] = []
+        bpe(Array(text.utf8), into: &ids)
+        return ids
+    }
+
+    /// Byte-pair encodes the UTF-8 bytes of one pre-token, appending the ids: the
+    /// last byte is marked end-of-word, then the adjacent pair with the lowest rank
+    /// is merged everywhere it occurs, until no pair has a rank.
+    func bpe(_ bytes: [UInt8], into ids: inout [Int]) {
+        guard !bytes.isEmpty else { return }
         var word = bytes.dropLast().map { byteIds[Int($0)] }
         word.append(byteIdsEndOfWord[Int(bytes.last!)])
         while word.count > 1 {
@@ -238,7 +324,7 @@ public struct CLIPTokenizer: Sendable {
             }
             word = next
         }
-        return word.map(Int.init)
+        for id in word { ids.append(Int(id)) }
     }
 }
 

@@ -64,7 +64,10 @@ static uint8_t cmyk_channel(unsigned c, unsigned k) {
     return (uint8_t)(nk - muldiv);
 }
 
-int clip_decode_jpeg(const uint8_t *data, size_t size, uint64_t max_pixels, clip_image *out) {
+/* Decodes into `into` (exactly w*h*3 bytes) when given, else into malloc'ed memory;
+   with `header_only` it stops after the header, setting only the size. */
+static int decode_jpeg(const uint8_t *data, size_t size, uint64_t max_pixels, uint8_t *into, size_t into_size,
+                       int header_only, clip_image *out) {
     struct jpeg_decompress_struct cinfo;
     struct jpeg_error err;
     /* volatile: modified between setjmp and a possible longjmp. */
@@ -83,7 +86,7 @@ int clip_decode_jpeg(const uint8_t *data, size_t size, uint64_t max_pixels, clip
         else
             set_error(out, "invalid JPEG: %s", message);
         jpeg_destroy_decompress(&cinfo);
-        free(pixels);
+        if (pixels != into) free(pixels);
         free(row);
         return -1;
     }
@@ -97,6 +100,12 @@ int clip_decode_jpeg(const uint8_t *data, size_t size, uint64_t max_pixels, clip
         jpeg_destroy_decompress(&cinfo);
         return -1;
     }
+    if (header_only) {
+        out->width = (int)cinfo.image_width;
+        out->height = (int)cinfo.image_height;
+        jpeg_destroy_decompress(&cinfo);
+        return 0;
+    }
     int cmyk = cinfo.jpeg_color_space == JCS_CMYK || cinfo.jpeg_color_space == JCS_YCCK;
     if (cmyk) {
         cinfo.out_color_space = JCS_CMYK;
@@ -107,12 +116,17 @@ int clip_decode_jpeg(const uint8_t *data, size_t size, uint64_t max_pixels, clip
     }
     jpeg_start_decompress(&cinfo);
     int w = (int)cinfo.output_width, h = (int)cinfo.output_height, comps = cinfo.output_components;
-    pixels = malloc((size_t)w * h * 3);
+    if (into && into_size != (size_t)w * h * 3) {
+        set_error(out, "JPEG output is %dx%d, not the size its header announced", w, h);
+        jpeg_destroy_decompress(&cinfo);
+        return -1;
+    }
+    pixels = into ? into : malloc((size_t)w * h * 3);
     row = malloc((size_t)w * comps);
     if (!pixels || !row) {
         set_error(out, "out of memory for a %dx%d image", w, h);
         jpeg_destroy_decompress(&cinfo);
-        free(pixels);
+        if (pixels != into) free(pixels);
         free(row);
         return -1;
     }
@@ -143,7 +157,7 @@ int clip_decode_jpeg(const uint8_t *data, size_t size, uint64_t max_pixels, clip
     if (err.truncated) {
         set_error(out, "truncated JPEG (data ends before the image is complete)");
         jpeg_destroy_decompress(&cinfo);
-        free(pixels);
+        if (pixels != into) free(pixels);
         free(row);
         return -1;
     }
@@ -155,6 +169,10 @@ int clip_decode_jpeg(const uint8_t *data, size_t size, uint64_t max_pixels, clip
     out->height = h;
     out->channels = 3;
     return 0;
+}
+
+int clip_decode_jpeg(const uint8_t *data, size_t size, uint64_t max_pixels, uint8_t *into, size_t into_size, clip_image *out) {
+    return decode_jpeg(data, size, max_pixels, into, into_size, 0, out);
 }
 
 /* ------------------------------------------------------------------- PNG */
@@ -184,7 +202,8 @@ static void png_on_warning(png_structp png, png_const_charp message) {
     (void)message;
 }
 
-int clip_decode_png(const uint8_t *data, size_t size, uint64_t max_pixels, clip_image *out) {
+static int decode_png(const uint8_t *data, size_t size, uint64_t max_pixels, uint8_t *into, size_t into_size,
+                      int header_only, clip_image *out) {
     memset(out, 0, sizeof *out);
     if (size < 8 || png_sig_cmp(data, 0, 8)) {
         set_error(out, "not a PNG file");
@@ -208,7 +227,7 @@ int clip_decode_png(const uint8_t *data, size_t size, uint64_t max_pixels, clip_
     png_bytep *volatile rows = NULL;
     if (setjmp(png_jmpbuf(png))) {
         png_destroy_read_struct(&png, &info, NULL);
-        free(pixels);
+        if (pixels != into) free(pixels);
         free(rows);
         return -1;
     }
@@ -220,6 +239,12 @@ int clip_decode_png(const uint8_t *data, size_t size, uint64_t max_pixels, clip_
     if (check_size(out, w, h, max_pixels)) {
         png_destroy_read_struct(&png, &info, NULL);
         return -1;
+    }
+    if (header_only) {
+        out->width = (int)w;
+        out->height = (int)h;
+        png_destroy_read_struct(&png, &info, NULL);
+        return 0;
     }
     int color = png_get_color_type(png, info), depth = png_get_bit_depth(png, info);
     /* Pillow's convert("RGB"): palette colours, grey replicated, alpha and tRNS
@@ -233,7 +258,8 @@ int clip_decode_png(const uint8_t *data, size_t size, uint64_t max_pixels, clip_
     png_set_interlace_handling(png);
     png_read_update_info(png, info);
     if (png_get_rowbytes(png, info) != (size_t)w * 3) png_error(png, "unexpected row layout after conversion to RGB");
-    pixels = malloc((size_t)w * h * 3);
+    if (into && into_size != (size_t)w * h * 3) png_error(png, "buffer does not match the image size");
+    pixels = into ? into : malloc((size_t)w * h * 3);
     rows = malloc(sizeof(png_bytep) * h);
     if (!pixels || !rows) png_error(png, "out of memory");
     for (png_uint_32 y = 0; y < h; y++) rows[y] = pixels + (size_t)y * w * 3;
@@ -248,9 +274,14 @@ int clip_decode_png(const uint8_t *data, size_t size, uint64_t max_pixels, clip_
     return 0;
 }
 
+int clip_decode_png(const uint8_t *data, size_t size, uint64_t max_pixels, uint8_t *into, size_t into_size, clip_image *out) {
+    return decode_png(data, size, max_pixels, into, into_size, 0, out);
+}
+
 /* ------------------------------------------------------------------ WebP */
 
-int clip_decode_webp(const uint8_t *data, size_t size, uint64_t max_pixels, clip_image *out) {
+static int decode_webp(const uint8_t *data, size_t size, uint64_t max_pixels, uint8_t *into, size_t into_size,
+                       int header_only, clip_image *out) {
     memset(out, 0, sizeof *out);
     WebPBitstreamFeatures features;
     VP8StatusCode status = WebPGetFeatures(data, size, &features);
@@ -263,6 +294,27 @@ int clip_decode_webp(const uint8_t *data, size_t size, uint64_t max_pixels, clip
         return -1;
     }
     if (check_size(out, (uint64_t)features.width, (uint64_t)features.height, max_pixels)) return -1;
+    if (header_only) {
+        out->width = features.width;
+        out->height = features.height;
+        return 0;
+    }
+    if (into) {
+        /* Straight into the caller's buffer: no second copy of the image. */
+        if (into_size != (size_t)features.width * features.height * 3) {
+            set_error(out, "buffer does not match the image size");
+            return -1;
+        }
+        if (!WebPDecodeRGBInto(data, size, into, into_size, features.width * 3)) {
+            set_error(out, "invalid or truncated WebP data");
+            return -1;
+        }
+        out->pixels = into;
+        out->width = features.width;
+        out->height = features.height;
+        out->channels = 3;
+        return 0;
+    }
     int w = 0, h = 0;
     /* Decoding straight to RGB drops alpha, as Pillow's convert("RGB") does. */
     uint8_t *rgb = WebPDecodeRGB(data, size, &w, &h);
@@ -282,4 +334,18 @@ int clip_decode_webp(const uint8_t *data, size_t size, uint64_t max_pixels, clip
     out->height = h;
     out->channels = 3;
     return 0;
+}
+
+int clip_decode_webp(const uint8_t *data, size_t size, uint64_t max_pixels, uint8_t *into, size_t into_size, clip_image *out) {
+    return decode_webp(data, size, max_pixels, into, into_size, 0, out);
+}
+
+int clip_image_size(const uint8_t *data, size_t size, clip_format format, uint64_t max_pixels, clip_image *out) {
+    switch (format) {
+    case CLIP_FORMAT_JPEG: return decode_jpeg(data, size, max_pixels, NULL, 0, 1, out);
+    case CLIP_FORMAT_PNG: return decode_png(data, size, max_pixels, NULL, 0, 1, out);
+    case CLIP_FORMAT_WEBP: return decode_webp(data, size, max_pixels, NULL, 0, 1, out);
+    }
+    set_error(out, "unknown format");
+    return -1;
 }

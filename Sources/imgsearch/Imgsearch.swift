@@ -31,6 +31,9 @@ struct Embed: ParsableCommand {
     @Option(name: .long, help: "A text to embed (repeatable).")
     var text: [String] = []
 
+    @Option(name: .long, help: ArgumentHelp("How texts are cleaned before tokenising: huggingface (CLIPProcessor's tokenizer), openai (ftfy-style repair and HTML unescaping, as CLIP was trained) or transformers-slow.", valueName: "kind"))
+    var textCleaning: TextCleaning = .huggingFace
+
     @Argument(help: "Image files or directories.")
     var inputs: [String] = []
 
@@ -78,7 +81,7 @@ struct Embed: ParsableCommand {
         }
 
         if !text.isEmpty {
-            let vectors = try clip.embed(texts: text, normalize: !raw)
+            let vectors = try clip.embed(texts: text, cleaning: textCleaning, normalize: !raw)
             for (t, v) in zip(text, vectors) { output.write(kind: "text", input: t, vector: v) }
         }
 
@@ -161,3 +164,6 @@ struct Output {
         return out + "\""
     }
 }
+
+/// `--text-cleaning huggingface|openai|transformers-slow`.
+extension TextCleaning: ExpressibleByArgument {}

@@ -81,9 +81,12 @@ struct SearchCommand: ParsableCommand {
     @Argument(help: "What the photos show, e.g. \"a red mushroom\".")
     var text: String
 
+    @Option(name: .long, help: ArgumentHelp("How the text is cleaned before tokenising: huggingface, openai or transformers-slow (see imgsearch embed).", valueName: "kind"))
+    var textCleaning: TextCleaning = .huggingFace
+
     func run() throws {
         try reportingErrors {
-            try results.search(database: database, model: modelOptions) { clip, _ in try clip.embed(texts: [text])[0] }
+            try results.search(database: database, model: modelOptions) { clip, _ in try clip.embed(texts: [text], cleaning: textCleaning)[0] }
         }
     }
 }

@@ -53,4 +53,18 @@ import Testing
         let keepGoing = try Self.run(["embed", "--model", model.path, "--keep-going", bad, good])
         #expect(keepGoing.status == 0 && keepGoing.stdout.split(separator: "\n").count == 1)
     }
+
+    @Test(.enabled(if: FileManager.default.isExecutableFile(atPath: executable.path)))
+    func textCleaningOption() throws {
+        let model = try Self.modelDirectory()
+        defer { try? FileManager.default.removeItem(at: model) }
+        let plain = try Self.run(["embed", "--model", model.path, "--format", "vector", "--text", "fish & chips"])
+        let openai = try Self.run(["embed", "--model", model.path, "--format", "vector", "--text-cleaning", "openai", "--text", "fish &amp;amp; chips"])
+        let fast = try Self.run(["embed", "--model", model.path, "--format", "vector", "--text", "fish &amp;amp; chips"])
+        #expect(plain.status == 0 && openai.status == 0 && fast.status == 0, "\(openai.stderr)")
+        #expect(openai.stdout == plain.stdout)
+        #expect(fast.stdout != plain.stdout)
+        let bad = try Self.run(["embed", "--model", model.path, "--text-cleaning", "ftfy", "--text", "x"])
+        #expect(bad.status == 64 && bad.stderr.contains("huggingface"), "\(bad.stderr)")
+    }
 }

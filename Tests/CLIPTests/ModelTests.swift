@@ -9,9 +9,10 @@ import Testing
         var images: [(name: String, pixels: String, embedding: [Float])]
     }
 
-    /// The fixture models share the vocabulary files one directory up.
+    /// The fixture models share the vocabulary files one directory up. Their
+    /// reference ids come from transformers 4.57's slow tokenizer.
     static func load(_ name: String) throws -> CLIPModel {
-        try CLIPModel(directory: Fixtures.url(name), tokenizer: TokenizerTests.hf)
+        try CLIPModel(directory: Fixtures.url(name), tokenizer: TokenizerTests.slow)
     }
 
     static func reference(_ model: String) throws -> Reference {

@@ -19,11 +19,20 @@ typedef struct {
     char error[256];
 } clip_image;
 
+typedef enum { CLIP_FORMAT_JPEG, CLIP_FORMAT_PNG, CLIP_FORMAT_WEBP } clip_format;
+
 /// Each decoder returns 0 on success, -1 with `out->error` set on failure.
 /// `max_pixels` bounds width*height before any pixel memory is allocated.
-int clip_decode_jpeg(const uint8_t *data, size_t size, uint64_t max_pixels, clip_image *out);
-int clip_decode_png(const uint8_t *data, size_t size, uint64_t max_pixels, clip_image *out);
-int clip_decode_webp(const uint8_t *data, size_t size, uint64_t max_pixels, clip_image *out);
+/// With `into` (exactly width*height*3 bytes, the size clip_image_size gave) the
+/// RGB pixels are written there and `out->pixels` is `into` (not to be freed);
+/// with NULL they are malloc'ed.
+int clip_decode_jpeg(const uint8_t *data, size_t size, uint64_t max_pixels, uint8_t *into, size_t into_size, clip_image *out);
+int clip_decode_png(const uint8_t *data, size_t size, uint64_t max_pixels, uint8_t *into, size_t into_size, clip_image *out);
+int clip_decode_webp(const uint8_t *data, size_t size, uint64_t max_pixels, uint8_t *into, size_t into_size, clip_image *out);
+
+/// Reads only the header: sets `out->width` and `out->height`, or fails as the
+/// decoder would on a bad header or a size over `max_pixels`.
+int clip_image_size(const uint8_t *data, size_t size, clip_format format, uint64_t max_pixels, clip_image *out);
 void clip_image_free(clip_image *image);
 
 #endif

@@ -27,7 +27,6 @@ import random
 import shutil
 import struct
 import sys
-import unicodedata
 
 # The slow CLIPTokenizer switches to ftfy when it can import it. The Swift tokenizer
 # implements the ftfy-less path (transformers' BasicTokenizer), so make sure that is
@@ -39,6 +38,8 @@ import torch
 from PIL import Image, ImageDraw
 from safetensors.torch import save_file
 from transformers import CLIPConfig, CLIPImageProcessor, CLIPModel, CLIPTokenizer
+
+from text_cases import tokenizer_strings
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 OPENAI_MEAN = [0.48145466, 0.4578275, 0.40821073]
@@ -83,77 +84,6 @@ def make_tokenizer():
     tok = CLIPTokenizer(os.path.join(HERE, "vocab.json"), os.path.join(HERE, "merges.txt"))
     assert tok.fix_text is None, "reference must use the ftfy-less path"
     return tok
-
-
-def assigned(cp):
-    """Assigned in this Python's Unicode database and not a surrogate."""
-    return not (0xD800 <= cp <= 0xDFFF) and unicodedata.category(chr(cp)) != "Cn"
-
-
-def tokenizer_strings():
-    fixed = [
-        "", " ", "   \t\n ", "a", "A", "hello world", "Hello, World!", "a photo of a cat",
-        "A photo of a red mushroom.", "it's", "It'S", "they're here, we've gone, I'm sure, you'll see, he'd go",
-        "don't stop", "'s", "''s", "!'s", "'re'd", "it'ſ", "rock'n'roll", "o'clock",
-        "1234567890", "3.14159", "$100,000.00", "12:30pm", "2nd 3rd 4th", "٣ ٤ ٥ Ⅻ ½ ²",
-        "hello!!!???", "...", "a...b", "e-mail: x@y.z", "#hashtag @user", "(parens) [brackets] {braces}",
-        "tab\tseparated\nnew line\r\nwindows", "multiple     spaces", "  leading and trailing  ",
-        "café", "cafe\u0301", "naïve résumé", "Ångström", "Straße", "İstanbul", "ΑΘΗΝΑ ΣΟΦΟΣ Σ ΣΣ", "ὈΔΥΣΣΕΎΣ",
-        "ǅemal ǈ", "ﬁ ligature", "Ｆｕｌｌｗｉｄｔｈ", "Привет, мир!", "Γειά σου Κόσμε", "שלום עולם", "مرحبا بالعالم",
-        "नमस्ते दुनिया", "สวัสดีชาวโลก", "你好，世界", "日本語のテキストです", "한국어 텍스트", "カタカナ ひらがな",
-        "中文English混合", "𠀀𠀁 CJK ext B", "豈 compatibility ideograph", "😀", "👍🏽", "👨‍👩‍👧‍👦", "🇩🇪🇯🇵", "❤️", "I ❤ NY",
-        "emoji😀inside", "⭐️⭐️⭐️", "→ ← ↑ ↓", "∑∫∂√∞", "™©®", "&amp; &lt;b&gt; &quot;", "<b>bold</b>",
-        "<|startoftext|>", "<|endoftext|>", "a<|endoftext|>b", "!<|endoftext|>", "<|ENDOFTEXT|>", "x <|startoftext|> y <|endoftext|>",
-        "<|endoftext|", "zero\u200bwidth", "soft\u00adhyphen", "nbsp\u00a0here", "line\u2028separator", "para\u2029graph",
-        "ideographic\u3000space", "control\x07bell\x1bescape", "null\x00byte", "replacement\ufffdchar",
-        "private\ue000use", "bom\ufeffmark", "combining only \u0301\u0302", "\u0301start", "Å vs Å",
-        "ℌℑℜ", "ℵ", "µ vs μ", "K Kelvin", "Ⅰ Ⅱ Ⅲ", "①②③", "x²+y²", "H₂O", "10⁻³",
-        "a" * 100, "word " * 100, "supercalifragilisticexpialidocious", "antidisestablishmentarianism",
-        "https://example.com/path?query=1&x=2", "C:\\Windows\\System32", "snake_case and camelCase and kebab-case",
-        "ALL CAPS SENTENCE", "MiXeD cAsE", "a.b.c.d", "1.2.3.4", "v1.0.0-beta+build", "—em dash– en dash",
-        "“curly quotes” ‘single’", "«guillemets»", "¿Qué? ¡Sí!", "ça va", "œuvre", "Ærø", "Łódź", "Ħ",
-    ]
-    rng = random.Random(5)
-    pools = {
-        "ascii": [chr(c) for c in range(0x20, 0x7F)],
-        "latin": [chr(c) for c in range(0xA0, 0x250) if assigned(c)],
-        "greek_cyr": [chr(c) for c in list(range(0x370, 0x400)) + list(range(0x400, 0x500)) if assigned(c)],
-        "combining": [chr(c) for c in range(0x300, 0x370)],
-        "cjk": [chr(c) for c in list(range(0x3040, 0x3100)) + list(range(0x4E00, 0x4F00)) + list(range(0xAC00, 0xAD00)) if assigned(c)],
-        "symbols": [chr(c) for c in list(range(0x2000, 0x2BFF)) if assigned(c)],
-        "emoji": [chr(c) for c in list(range(0x1F300, 0x1F650)) + list(range(0x1F900, 0x1FA00)) if assigned(c)],
-        "other": [chr(c) for c in list(range(0x590, 0x700)) + list(range(0x900, 0xE80)) if assigned(c)],
-        "space": [" ", " ", " ", "\t", "\n", "\u00a0", "\u3000"],
-        "punct": list("'\"!?.,;:-_()[]{}<>/\\|@#$%^&*+=~`") + ["'s", "'t", "'re", "'ll", "'d", "'m", "'ve"],
-    }
-    words = ["the", "a", "photo", "of", "cat", "dog", "red", "mushroom", "running", "happiness", "New", "York",
-             "DIAGRAM", "painting", "Zürich", "naïve", "東京", "😀", "don't", "it's", "2024", "3D", "x-ray"]
-    generated = []
-    for n in range(2500):
-        kind = n % 5
-        length = rng.choice([1, 2, 3, 5, 8, 13, 21, 40, 90])
-        if kind == 0:  # words and punctuation
-            parts = [rng.choice(words + pools["punct"]) for _ in range(length)]
-            s = "".join(p + rng.choice([" ", " ", "", ", "]) for p in parts)
-        elif kind == 1:  # mixed scripts
-            keys = list(pools)
-            s = "".join(rng.choice(pools[rng.choice(keys)]) for _ in range(length * 2))
-        elif kind == 2:  # one script with spaces
-            pool = pools[rng.choice(["latin", "greek_cyr", "cjk", "emoji", "other", "symbols"])]
-            s = "".join(rng.choice(pool) if rng.random() > 0.2 else " " for _ in range(length * 2))
-        elif kind == 3:  # random case ASCII with digits and contractions
-            s = "".join(rng.choice(pools["ascii"] + pools["punct"]) for _ in range(length * 2))
-        else:  # any assigned BMP or astral code point
-            cps = []
-            while len(cps) < length:
-                cp = rng.randrange(0x20, 0x30000)
-                if assigned(cp):
-                    cps.append(chr(cp))
-            s = "".join(cps)
-        if rng.random() < 0.1:
-            s = s.upper()
-        generated.append(s)
-    return fixed + generated
 
 
 def make_tokenizer_cases(tok):

@@ -1,10 +1,13 @@
-/// CLIP's pre-tokenizer regex, written out as a scanner over code points:
+/// CLIP's original pre-tokenizer regex (OpenAI's `SimpleTokenizer`, transformers'
+/// slow `CLIPTokenizer`), written out as a scanner over code points:
 ///
 ///     <\|startoftext\|>|<\|endoftext\|>|'s|'t|'re|'ve|'m|'ll|'d|[\p{L}]+|[\p{N}]|[^\s\p{L}\p{N}]+
 ///
-/// matched case-insensitively, first alternative wins, and positions where
-/// nothing matches (whitespace) skipped — the semantics of `regex.findall`.
-enum PreTokenizer {
+/// matched case-insensitively (`regex.IGNORECASE`), first alternative wins, and
+/// positions where nothing matches (whitespace) skipped — the semantics of
+/// `regex.findall`. Used by `TextCleaning.openai` and `.transformersSlow`; the
+/// default, `FastPreTokenizer`, is case-sensitive.
+enum OpenAIPreTokenizer {
     static func split(_ s: [Unicode.Scalar]) -> [[Unicode.Scalar]] {
         var tokens: [[Unicode.Scalar]] = []
         var i = 0

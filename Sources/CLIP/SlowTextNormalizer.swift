@@ -9,7 +9,7 @@ import Foundation
 /// characters; turn whitespace into spaces; put spaces around CJK ideographs;
 /// NFC; split on whitespace; lowercase each word the way Python's `str.lower`
 /// does (full case mapping with the Greek final-sigma rule).
-enum TextNormalizer {
+enum SlowTextNormalizer {
     /// The words of `text` after clean-up, lowercased.
     static func words(_ text: String) -> [String] {
         var cleaned = String.UnicodeScalarView()
