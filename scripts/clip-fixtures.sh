@@ -8,8 +8,8 @@
 # bpe_simple_vocab_16e6.txt.gz file it ships (its deps would pull a CUDA torch and ftfy).
 #
 # With --text it instead regenerates the tokenizer fixtures of the current libraries
-# (tokenizer.json, tokenizer_hub_parts.json, tokenizer_fast_cases.json,
-# tokenizer_openai_cases.json) in a second venv; generate_text.py checks the pins.
+# (tokenizer.json, tokenizer_hub_parts.json, tokenizer_fast_cases.json.gz,
+# tokenizer_openai_cases.json.gz) in a second venv; generate_text.py checks the pins.
 set -euo pipefail
 here="$(cd "$(dirname "$0")/.." && pwd)"
 if [ "${1:-}" = "--text" ]; then

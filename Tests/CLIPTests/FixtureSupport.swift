@@ -7,8 +7,11 @@ enum Fixtures {
 
     static func url(_ name: String) -> URL { directory.appendingPathComponent(name) }
 
+    /// A JSON fixture; a name ending in .gz is decompressed first (the
+    /// large tokenizer case files are stored gzipped).
     static func json(_ name: String) throws -> Any {
-        try JSONSerialization.jsonObject(with: Data(contentsOf: url(name)))
+        let data = name.hasSuffix(".gz") ? try Gzip.decompressFile(at: url(name).path) : try Data(contentsOf: url(name))
+        return try JSONSerialization.jsonObject(with: data)
     }
 
     static func floats(_ name: String) throws -> [Float] {

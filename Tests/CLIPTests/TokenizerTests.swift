@@ -16,10 +16,10 @@ import Testing
         return list.map { ($0["text"] as! String, ($0["ids"] as! [NSNumber]).map(\.intValue), nil) }
     }
 
-    /// tokenizer_fast_cases.json: tokenizers' ids with the hub configuration, and
+    /// tokenizer_fast_cases.json.gz: tokenizers' ids with the hub configuration, and
     /// transformers 5's where its tokenizer.json differs.
     static func fastCases() throws -> [Case] {
-        let file = try Fixtures.json("tokenizer_fast_cases.json") as! [String: Any]
+        let file = try Fixtures.json("tokenizer_fast_cases.json.gz") as! [String: Any]
         return (file["cases"] as! [[String: Any]]).map {
             ($0["text"] as! String, ($0["ids"] as! [NSNumber]).map(\.intValue), ($0["ids_v5"] as? [NSNumber])?.map(\.intValue))
         }
@@ -83,7 +83,7 @@ import Testing
     }
 
     @Test func fixtureRecordsTheVersionsThatDecideIt() throws {
-        let versions = (try Fixtures.json("tokenizer_fast_cases.json") as! [String: Any])["versions"] as! [String: String]
+        let versions = (try Fixtures.json("tokenizer_fast_cases.json.gz") as! [String: Any])["versions"] as! [String: String]
         for key in ["python", "unicodedata", "transformers", "tokenizers"] { #expect(versions[key] != nil, "\(key)") }
     }
 
@@ -92,7 +92,7 @@ import Testing
     /// compared (the fixture marks them: ftfy.fix_text differs there from the
     /// implemented part, recomputed in Python by generate_text.py).
     @Test func openAICleaningMatchesOpenCLIP() throws {
-        let file = try Fixtures.json("tokenizer_openai_cases.json") as! [String: Any]
+        let file = try Fixtures.json("tokenizer_openai_cases.json.gz") as! [String: Any]
         let cases = file["cases"] as! [[String: Any]]
         #expect(cases.count > 4500)
         let tok = Self.hf.withCleaning(.openai)

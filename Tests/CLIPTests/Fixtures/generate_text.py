@@ -10,10 +10,10 @@ Outputs (all in this directory):
                                checkpoint's tokenizer.json has them (same vocabulary and merges) (made by transformers
                                4.x's CLIPConverter: the split regex has no special-token branches and
                                the added tokens are "normalized": true)
-  tokenizer_fast_cases.json    {"versions", "cases": [{"text", "ids", "ids_v5"?}]}: ids from
+  tokenizer_fast_cases.json.gz {"versions", "cases": [{"text", "ids", "ids_v5"?}]}: ids from
                                the hub's configuration (truncation to 77); ids_v5 only where tokenizer.json
                                gives other ids
-  tokenizer_openai_cases.json  {"versions", "cases": [{"text", "ids", "ftfy_heuristic"?}]}: open_clip's
+  tokenizer_openai_cases.json.gz {"versions", "cases": [{"text", "ids", "ftfy_heuristic"?}]}: open_clip's
                                SimpleTokenizer (ftfy + html.unescape twice + whitespace clean + lower),
                                ids without start/end tokens and without truncation; "ftfy_heuristic"
                                marks the texts where ftfy.fix_text differs from `ftfy_subset` below,
@@ -29,6 +29,7 @@ All are recorded in the files.
 """
 
 import importlib.util
+import gzip
 import json
 import os
 import platform
@@ -52,9 +53,14 @@ PINNED = {"python": "3.11.7", "transformers": "5.25.0", "tokenizers": "0.23.3", 
 
 def write_json(path, obj):
     # ASCII escapes: Foundation's JSON reader drops a U+FEFF at the start of a string.
-    with open(path, "w", encoding="utf-8") as f:
-        json.dump(obj, f, ensure_ascii=True, separators=(",", ":"))
-        f.write("\n")
+    text = json.dumps(obj, ensure_ascii=True, separators=(",", ":")) + "\n"
+    if path.endswith(".gz"):
+        # The large case files are stored compressed (mtime 0: the same bytes on every run).
+        with gzip.GzipFile(path, "wb", mtime=0) as f:
+            f.write(text.encode("utf-8"))
+    else:
+        with open(path, "w", encoding="utf-8") as f:
+            f.write(text)
 
 
 def versions():
@@ -246,7 +252,7 @@ def main():
             case["ids_v5"] = ids_v5
             differ += 1
         cases.append(case)
-    write_json(os.path.join(HERE, "tokenizer_fast_cases.json"), {"versions": v, "cases": cases})
+    write_json(os.path.join(HERE, "tokenizer_fast_cases.json.gz"), {"versions": v, "cases": cases})
 
     oc = open_clip_tokenizer()
     # open_clip names its special tokens <start_of_text>/<end_of_text>, OpenAI's clip
@@ -261,7 +267,7 @@ def main():
             case["ftfy_heuristic"] = True
         openai_cases.append(case)
     write_entity_tables()
-    write_json(os.path.join(HERE, "tokenizer_openai_cases.json"), {"versions": v, "cases": openai_cases})
+    write_json(os.path.join(HERE, "tokenizer_openai_cases.json.gz"), {"versions": v, "cases": openai_cases})
     heuristic = sum(1 for c in openai_cases if "ftfy_heuristic" in c)
     print(f"{len(cases)} fast cases ({differ} differ between tokenizer.json and the hub configuration), "
           f"{len(openai_cases)} OpenAI cases ({heuristic} where ftfy's heuristics decide); versions {v}")
