@@ -29,7 +29,7 @@ DATA = sql/vectors.control $(wildcard sql/vectors--*.sql)
 PG_CPPFLAGS = -I$(CURDIR)/CShims -I$(CURDIR)/CShims/include
 # SQL regression tests: Tests/sql/NAME.sql against Tests/expected/NAME.out.
 REGRESS = vector_extension vector_type vector_input_errors vector_operators \
-	vector_ordering vector_casts vector_aggregates hnsw_index hnsw_large vbase
+	vector_ordering vector_casts vector_aggregates hnsw_index hnsw_large vbase pgvecto_compat
 REGRESS_OPTS = --inputdir=Tests
 
 SWIFT_SCRATCH = $(CURDIR)/.build

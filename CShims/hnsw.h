@@ -350,7 +350,8 @@ extern int	vectors_ef_search;
 extern int	vectors_search_mode;
 extern int	vectors_vbase_memory_multiplier;
 extern void hnsw_init(void);
-extern void hnsw_read_options(Relation index, int *m, int *ef_construction);
+/* build_threads (may be NULL): [optimizing] optimizing_threads, 0 if not given */
+extern void hnsw_read_options(Relation index, int *m, int *ef_construction, int *build_threads);
 
 /* hnsw_pages.c */
 extern void hnsw_handle_init(VectorsIndexHandle *handle, Relation index);

@@ -27,6 +27,68 @@
 int			vectors_ef_search = VECTORS_HNSW_DEFAULT_EF_SEARCH;
 int			vectors_search_mode;
 int			vectors_vbase_memory_multiplier = 4;
+bool		vectors_enable_index = true;
+
+/*
+ * Settings pgvecto.rs 0.2-0.4 had, accepted so that its users' SQL runs
+ * unchanged (immich sends SET LOCAL vectors.enable_prefilter = on inside a
+ * transaction: an unknown name under the reserved prefix would abort it).
+ * What each means here is in docs/INDEX.md, "Settings from pgvecto.rs";
+ * those for index kinds this extension does not have yet change nothing.
+ */
+static bool vectors_enable_prefilter = false;
+static bool vectors_pgvector_compatibility = false;
+static int	vectors_ivf_nprobe = VECTORS_DEFAULT_IVF_NPROBE;
+static int	vectors_sq_rerank_size = 0;
+static int	vectors_pq_rerank_size = 0;
+static int	vectors_rq_rerank_size = 0;
+static bool vectors_sq_fast_scan = false;
+static bool vectors_pq_fast_scan = false;
+static bool vectors_rq_fast_scan = true;
+
+static void
+define_accepted_settings(void)
+{
+	struct
+	{
+		const char *name;
+		const char *description;
+		int		   *value;
+		int			min;
+		int			max;
+	}			integers[] = {
+		{"vectors.ivf_nprobe", "Lists an IVF index scan visits (pgvecto.rs; no IVF index yet).",
+		&vectors_ivf_nprobe, 1, VECTORS_MAX_IVF_NPROBE},
+		{"vectors.sq_rerank_size", "Candidates re-ranked after a scalar-quantized search, 0 = automatic (pgvecto.rs; no quantized index yet).",
+		&vectors_sq_rerank_size, 0, VECTORS_MAX_RERANK_SIZE},
+		{"vectors.pq_rerank_size", "Candidates re-ranked after a product-quantized search, 0 = automatic (pgvecto.rs; no quantized index yet).",
+		&vectors_pq_rerank_size, 0, VECTORS_MAX_RERANK_SIZE},
+		{"vectors.rq_rerank_size", "Candidates re-ranked after a RaBitQ search, 0 = automatic (pgvecto.rs; no quantized index yet).",
+		&vectors_rq_rerank_size, 0, VECTORS_MAX_RERANK_SIZE},
+	};
+	struct
+	{
+		const char *name;
+		const char *description;
+		bool	   *value;
+	}			booleans[] = {
+		{"vectors.enable_prefilter", "pgvecto.rs's prefiltering; here every scan streams rows and the executor filters them (vbase), so no row a filter accepts is lost either way.",
+		&vectors_enable_prefilter},
+		{"vectors.pgvector_compatibility", "pgvecto.rs's pgvector compatibility mode (not available yet: accepted, changes nothing).",
+		&vectors_pgvector_compatibility},
+		{"vectors.sq_fast_scan", "Fast scan of scalar-quantized codes (pgvecto.rs; no quantized index yet).", &vectors_sq_fast_scan},
+		{"vectors.pq_fast_scan", "Fast scan of product-quantized codes (pgvecto.rs; no quantized index yet).", &vectors_pq_fast_scan},
+		{"vectors.rq_fast_scan", "Fast scan of RaBitQ codes (pgvecto.rs; no quantized index yet).", &vectors_rq_fast_scan},
+	};
+
+	for (int i = 0; i < lengthof(integers); i++)
+		DefineCustomIntVariable(integers[i].name, integers[i].description, NULL, integers[i].value,
+								*integers[i].value, integers[i].min, integers[i].max, PGC_USERSET, 0,
+								NULL, NULL, NULL);
+	for (int i = 0; i < lengthof(booleans); i++)
+		DefineCustomBoolVariable(booleans[i].name, booleans[i].description, NULL, booleans[i].value,
+								 *booleans[i].value, PGC_USERSET, 0, NULL, NULL, NULL);
+}
 
 static relopt_kind hnsw_relopt_kind;
 
@@ -42,12 +104,13 @@ validate_options_string(const char *value)
 {
 	int32_t		m = VECTORS_HNSW_DEFAULT_M;
 	int32_t		ef_construction = VECTORS_HNSW_DEFAULT_EF_CONSTRUCTION;
+	int32_t		threads = 0;
 	VectorsError error;
 	VectorsStatus status;
 
 	if (value == NULL)
 		return;
-	status = vectors_parse_index_options(value, &m, &ef_construction, &error);
+	status = vectors_parse_index_options(value, &m, &ef_construction, &threads, &error);
 	if (status != VECTORS_OK)
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
@@ -80,10 +143,15 @@ hnsw_init(void)
 							 &vectors_search_mode, VECTORS_SEARCH_VBASE, search_modes,
 							 PGC_USERSET, 0, NULL, NULL, NULL);
 	DefineCustomIntVariable("vectors.vbase_memory_multiplier",
-							"Memory of one vbase index scan, in multiples of work_mem.",
-							"A scan that reaches it ends its stream (fewer rows than asked for).",
+							"Memory of one vbase index scan's graph stream, in multiples of work_mem.",
+							"A scan that reaches it returns the remaining rows from one sorted pass over the index.",
 							&vectors_vbase_memory_multiplier, 4, 1, 1000,
 							PGC_USERSET, 0, NULL, NULL, NULL);
+	DefineCustomBoolVariable("vectors.enable_index",
+							 "Lets the planner use vectors index scans (pgvecto.rs's setting).",
+							 "Off: the planner uses any other plan it can, as with enable_indexscan.",
+							 &vectors_enable_index, true, PGC_USERSET, 0, NULL, NULL, NULL);
+	define_accepted_settings();
 #if PG_VERSION_NUM >= 150000
 	MarkGUCPrefixReserved("vectors");
 #else
@@ -110,12 +178,15 @@ hnsw_options(Datum reloptions, bool validate)
  * spellings can never silently disagree.
  */
 void
-hnsw_read_options(Relation index, int *m, int *ef_construction)
+hnsw_read_options(Relation index, int *m, int *ef_construction, int *build_threads)
 {
 	HnswOptions *options = (HnswOptions *) index->rd_options;
+	int32_t		threads = 0;
 
 	*m = VECTORS_HNSW_DEFAULT_M;
 	*ef_construction = VECTORS_HNSW_DEFAULT_EF_CONSTRUCTION;
+	if (build_threads)
+		*build_threads = 0;
 	if (options == NULL)
 		return;
 	*m = options->m;
@@ -126,10 +197,12 @@ hnsw_read_options(Relation index, int *m, int *ef_construction)
 		int32_t		toml_m = -1;
 		int32_t		toml_ef = -1;
 		VectorsError error;
-		VectorsStatus status = vectors_parse_index_options(text, &toml_m, &toml_ef, &error);
+		VectorsStatus status = vectors_parse_index_options(text, &toml_m, &toml_ef, &threads, &error);
 
 		if (status != VECTORS_OK)
 			vectors_raise(status, &error);
+		if (build_threads)
+			*build_threads = threads;
 		if (toml_m != -1)
 		{
 			if (*m != VECTORS_HNSW_DEFAULT_M && *m != toml_m)
@@ -174,7 +247,9 @@ hnsw_cost_estimate(PlannerInfo *root, IndexPath *path, double loop_count, Cost *
 	int			m = VECTORS_HNSW_DEFAULT_M;
 	int			ef_construction;
 
-	if (path->indexorderbys == NIL)
+	/* vectors.enable_index = off: like enable_indexscan = off, a cost any
+	 * other plan beats. */
+	if (path->indexorderbys == NIL || !vectors_enable_index)
 	{
 		*startup_cost = get_float8_infinity();
 		*total_cost = get_float8_infinity();
@@ -186,7 +261,7 @@ hnsw_cost_estimate(PlannerInfo *root, IndexPath *path, double loop_count, Cost *
 	{
 		Relation	index = index_open(path->indexinfo->indexoid, NoLock);
 
-		hnsw_read_options(index, &m, &ef_construction);
+		hnsw_read_options(index, &m, &ef_construction, NULL);
 		index_close(index, NoLock);
 	}
 

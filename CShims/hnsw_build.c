@@ -34,6 +34,7 @@ typedef struct BuildState
 	double		heap_tuples;
 	double		index_tuples;
 	bool		spilled;
+	int			threads;		/* that link the graph in memory */
 	instr_time	phase_start;	/* for the DEBUG1 phase timings */
 } BuildState;
 
@@ -476,10 +477,7 @@ flush_graph(BuildState *state)
 	pgstat_progress_update_param(PROGRESS_CREATEIDX_SUBPHASE, VECTORS_BUILD_PHASE_LINK);
 	for (;;)
 	{
-		/* The leader plus max_parallel_maintenance_workers threads, the
-		 * setting PostgreSQL's own parallel index builds follow. */
-		status = vectors_build_link(state->builder, max_parallel_maintenance_workers + 1,
-									interrupt_pending, &error);
+		status = vectors_build_link(state->builder, state->threads, interrupt_pending, &error);
 		if (status != VECTORS_INTERRUPTED)
 			break;
 		CHECK_FOR_INTERRUPTS();	/* raises on cancel or timeout; else resume */
@@ -557,7 +555,12 @@ hnsw_build(Relation heap, Relation index, IndexInfo *info)
 
 	index_info.dimensions = index_dimensions(index);
 	index_info.metric = hnsw_metric(index);
-	hnsw_read_options(index, &index_info.m, &index_info.ef_construction);
+	hnsw_read_options(index, &index_info.m, &index_info.ef_construction, &state->threads);
+	/* The leader plus max_parallel_maintenance_workers threads, the setting
+	 * PostgreSQL's own parallel index builds follow, unless the index's
+	 * options say (pgvecto.rs's optimizing_threads). */
+	if (state->threads == 0)
+		state->threads = max_parallel_maintenance_workers + 1;
 	hnsw_write_metapage(index, MAIN_FORKNUM, &index_info, false);
 	hnsw_handle_init(&state->handle, index);
 
@@ -591,6 +594,6 @@ hnsw_build_empty(Relation index)
 
 	info.dimensions = index_dimensions(index);
 	info.metric = hnsw_metric(index);
-	hnsw_read_options(index, &info.m, &info.ef_construction);
+	hnsw_read_options(index, &info.m, &info.ef_construction, NULL);
 	hnsw_write_metapage(index, INIT_FORKNUM, &info, true);
 }

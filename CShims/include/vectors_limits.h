@@ -23,6 +23,14 @@
 #define VECTORS_HNSW_DEFAULT_EF_SEARCH		100
 #define VECTORS_HNSW_MIN_EF_SEARCH			1
 #define VECTORS_HNSW_MAX_EF_SEARCH			65535
+/* Threads that link the graph in CREATE INDEX (index option
+ * optimizing.optimizing_threads; default max_parallel_maintenance_workers + 1). */
+#define VECTORS_MAX_BUILD_THREADS			64
+/* Settings kept for pgvecto.rs's SQL (docs/INDEX.md, "Settings from
+ * pgvecto.rs"): vectors.ivf_nprobe and the quantization re-rank sizes. */
+#define VECTORS_DEFAULT_IVF_NPROBE			10
+#define VECTORS_MAX_IVF_NPROBE				1000000
+#define VECTORS_MAX_RERANK_SIZE				65535
 /* The highest level a graph node can get. */
 #define VECTORS_HNSW_MAX_LEVEL				15
 

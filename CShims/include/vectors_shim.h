@@ -180,11 +180,12 @@ int32_t		vectors_random_level(int32_t m);
  *     [indexing.hnsw]
  *     m = 16
  *     ef_construction = 300
- * Keys present are stored in *m / *ef_construction (others untouched);
+ * Keys present are stored in *m / *ef_construction / *build_threads
+ * ([optimizing] optimizing_threads; others untouched);
  * unknown tables or keys and out-of-range values are errors.
  */
 VectorsStatus vectors_parse_index_options(const char *text, int32_t *m, int32_t *ef_construction,
-										  VectorsError *error);
+										  int32_t *build_threads, VectorsError *error);
 
 /* Links `node`, already stored with empty neighbour lists, into the graph. */
 VectorsStatus vectors_hnsw_insert(VectorsIndexHandle *handle, const VectorsIndexInfo *info,

@@ -77,12 +77,13 @@ public func vectors_random_level(_ m: Int32) -> Int32 {
 @_cdecl("vectors_parse_index_options")
 public func vectors_parse_index_options(
     _ text: UnsafePointer<CChar>, _ m: UnsafeMutablePointer<Int32>, _ efConstruction: UnsafeMutablePointer<Int32>,
-    _ failure: UnsafeMutablePointer<VectorsError>
+    _ buildThreads: UnsafeMutablePointer<Int32>, _ failure: UnsafeMutablePointer<VectorsError>
 ) -> VectorsStatus {
     do {
         let options = try IndexOptionsText.parse(String(cString: text))
         if let value = options.m { m.pointee = Int32(value) }
         if let value = options.efConstruction { efConstruction.pointee = Int32(value) }
+        if let value = options.buildThreads { buildThreads.pointee = Int32(value) }
         return VECTORS_OK
     } catch {
         failure.pointee.set(message: error.message, detail: error.detail)
