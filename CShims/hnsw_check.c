@@ -17,10 +17,13 @@
 #include "access/table.h"
 #include "access/tableam.h"
 #include "catalog/index.h"
+#include "catalog/pg_type_d.h"
 #include "commands/defrem.h"
 #include "funcapi.h"
 #include "miscadmin.h"
 #include "storage/bufmgr.h"
+#include "lib/stringinfo.h"
+#include "utils/array.h"
 #include "utils/builtins.h"
 #include "utils/rel.h"
 
@@ -370,5 +373,74 @@ vectors_index_check(PG_FUNCTION_ARGS)
 	values[3] = Int64GetDatum(bad_links);
 	values[4] = Int64GetDatum(state.missing_rows);
 	values[5] = BoolGetDatum(unreachable == 0 && bad_links == 0 && state.missing_rows == 0);
+	PG_RETURN_DATUM(HeapTupleGetDatum(heap_form_tuple(desc, values, nulls)));
+}
+
+/*
+ * vectors_index_stat(regclass): one row of the pg_vector_index_stat view,
+ * with pgvecto.rs's columns. This index is one graph that every change
+ * enters at once, so it has no background indexing, no growing segments
+ * and nothing waiting to be written: idx_indexing is false, idx_growing
+ * empty, idx_write 0, and idx_sealed holds one segment, the whole graph.
+ * idx_tuples counts the live elements (one pass over the pages).
+ */
+PG_FUNCTION_INFO_V1(vectors_index_stat);
+Datum
+vectors_index_stat(PG_FUNCTION_ARGS)
+{
+	static const char *const metric_names[] = {"l2", "dot", "cos"};
+	Oid			index_oid = PG_GETARG_OID(0);
+	Relation	index = index_open(index_oid, AccessShareLock);
+	VectorsIndexHandle handle;
+	BlockNumber nblocks;
+	int64		live = 0;
+	TupleDesc	desc;
+	Datum		values[8];
+	bool		nulls[8] = {0};
+	Datum		segment;
+	StringInfoData options;
+
+	if (get_call_result_type(fcinfo, NULL, &desc) != TYPEFUNC_COMPOSITE)
+		elog(ERROR, "vectors_index_stat must return a record");
+	if (index->rd_rel->relam != get_index_am_oid("vectors", false))
+		ereport(ERROR,
+				(errcode(ERRCODE_WRONG_OBJECT_TYPE),
+				 errmsg("\"%s\" is not a vectors index", RelationGetRelationName(index))));
+	hnsw_handle_init(&handle, index);
+	nblocks = RelationGetNumberOfBlocks(index);
+	for (BlockNumber block = HNSW_METAPAGE_BLKNO + 1; block < nblocks; block++)
+	{
+		Buffer		buffer = ReadBuffer(index, block);
+		Page		page;
+
+		CHECK_FOR_INTERRUPTS();
+		LockBuffer(buffer, BUFFER_LOCK_SHARE);
+		page = BufferGetPage(buffer);
+		for (OffsetNumber offset = FirstOffsetNumber; !PageIsNew(page) && offset <= PageGetMaxOffsetNumber(page); offset++)
+		{
+			HnswElementHeader *element = hnsw_tuple_on_page(&handle, page, block, offset, HNSW_TAG_ELEMENT);
+
+			if (element != NULL && !(element->flags & HNSW_ELEMENT_DELETED))
+				live++;
+		}
+		UnlockReleaseBuffer(buffer);
+	}
+
+	initStringInfo(&options);
+	appendStringInfo(&options,
+					 "{\"vector\":{\"dims\":%d,\"v\":\"vecf32\",\"d\":\"%s\"},\"indexing\":{\"hnsw\":{\"m\":%d,\"ef_construction\":%d}}}",
+					 handle.info.dimensions,
+					 handle.info.metric >= 0 && handle.info.metric < lengthof(metric_names) ? metric_names[handle.info.metric] : "?",
+					 handle.info.m, handle.info.ef_construction);
+	segment = Int64GetDatum(live);
+	values[0] = CStringGetTextDatum("NORMAL");
+	values[1] = BoolGetDatum(false);
+	values[2] = Int64GetDatum(live);
+	values[3] = PointerGetDatum(construct_array(&segment, 1, INT8OID, sizeof(int64), FLOAT8PASSBYVAL, TYPALIGN_DOUBLE));
+	values[4] = PointerGetDatum(construct_empty_array(INT8OID));
+	values[5] = Int64GetDatum(0);
+	values[6] = Int64GetDatum((int64) nblocks * BLCKSZ);
+	values[7] = CStringGetTextDatum(options.data);
+	index_close(index, AccessShareLock);
 	PG_RETURN_DATUM(HeapTupleGetDatum(heap_form_tuple(desc, values, nulls)));
 }

@@ -217,3 +217,18 @@ CREATE FUNCTION vectors_index_check(index regclass,
     AS 'MODULE_PATHNAME' LANGUAGE C STRICT;
 COMMENT ON FUNCTION vectors_index_check(regclass) IS
     'Structural check of a vectors index: links valid, live elements reachable, every live row indexed';
+
+-- pgvecto.rs's index status view, with its columns (docs/INDEX.md).
+CREATE FUNCTION vectors_index_stat(index regclass,
+    OUT idx_status text, OUT idx_indexing boolean, OUT idx_tuples bigint,
+    OUT idx_sealed bigint[], OUT idx_growing bigint[], OUT idx_write bigint,
+    OUT idx_size bigint, OUT idx_options text)
+    AS 'MODULE_PATHNAME' LANGUAGE C STRICT;
+COMMENT ON FUNCTION vectors_index_stat(regclass) IS
+    'Status of a vectors index in pgvecto.rs''s terms (one row of pg_vector_index_stat)';
+CREATE VIEW pg_vector_index_stat AS
+    SELECT c.oid AS indexrelid, i.indrelid AS tablerelid, s.*
+    FROM pg_catalog.pg_class c
+    JOIN pg_catalog.pg_index i ON i.indexrelid = c.oid
+    JOIN pg_catalog.pg_am a ON a.oid = c.relam AND a.amname = 'vectors'
+    CROSS JOIN LATERAL vectors_index_stat(c.oid) s;

@@ -57,6 +57,14 @@ delete_threshold = 0.2
 $$);
 SELECT c.relname, (SELECT ok FROM vectors_index_check(c.oid)) FROM pg_class c
 WHERE c.relname IN ('crlf', 'dotted', 'inline') ORDER BY 1;
+-- pgvecto.rs's index status view, with this index's values.
+DELETE FROM items WHERE id > 290;
+SELECT indexrelid::regclass, tablerelid::regclass, idx_status, idx_indexing, idx_tuples, idx_sealed,
+       idx_growing, idx_write, idx_size = pg_relation_size(indexrelid) AS size_ok, idx_options
+FROM pg_vector_index_stat ORDER BY 1;
+VACUUM items;
+SELECT indexrelid::regclass, idx_tuples FROM pg_vector_index_stat ORDER BY 1;
+SELECT * FROM vectors_index_stat('items_pkey'); \echo sqlstate :LAST_ERROR_SQLSTATE
 SET enable_seqscan = off;
 SELECT id FROM items ORDER BY embedding <=> '[1,0,0]' LIMIT 3;
 RESET enable_seqscan;
