@@ -6,7 +6,16 @@ import Foundation
 public struct DatabaseError: Error, CustomStringConvertible {
     public var message: String
     public var sqlState: String?
+    /// The server's one-line message without severity, context or hint
+    /// (libpq's own errors: the whole message).
+    public var primary: String
     public var description: String { message }
+
+    public init(message: String, sqlState: String? = nil, primary: String? = nil) {
+        self.message = message
+        self.sqlState = sqlState
+        self.primary = primary ?? message
+    }
 }
 
 /// The rows of one statement, every value in PostgreSQL's text form.
@@ -109,7 +118,8 @@ public final class Connection {
             return
         default:
             let state = PQresultErrorField(result, Int32(UInt8(ascii: "C"))).map { String(cString: $0) }
-            throw DatabaseError(message: Self.trimmed(PQresultErrorMessage(result)), sqlState: state)
+            let primary = PQresultErrorField(result, Int32(UInt8(ascii: "M"))).map { String(cString: $0) }
+            throw DatabaseError(message: Self.trimmed(PQresultErrorMessage(result)), sqlState: state, primary: primary)
         }
     }
 

@@ -16,15 +16,32 @@ public enum FileScan {
 
     /// The image files under `roots` (directories searched recursively,
     /// symbolic links to directories not followed; a root may also be a
-    /// file), sorted by path, plus the paths that could not be read and why.
+    /// file), sorted by path, each once however many roots reach it, plus
+    /// the paths that could not be read and why.
     public static func scan(roots: [String]) -> (files: [ScannedFile], errors: [(path: String, reason: String)]) {
         var files: [ScannedFile] = []
         var errors: [(path: String, reason: String)] = []
-        for root in roots {
-            walk(canonicalPath(root), isRoot: true, into: &files, errors: &errors)
+        // A root that does not exist is walked (to be reported) even when
+        // it lies inside another.
+        let canonical = roots.map(canonicalPath)
+        let missing = canonical.filter { access($0, F_OK) != 0 }
+        for root in outermost(canonical.filter { !missing.contains($0) }) + missing {
+            walk(root, isRoot: true, into: &files, errors: &errors)
         }
         files.sort { $0.path < $1.path }
         return (files, errors)
+    }
+
+    /// Canonical roots without the ones inside (or equal to) another: a
+    /// folder and a subfolder of it are walked once, as the folder.
+    static func outermost(_ roots: [String]) -> [String] {
+        let unique = Set(roots).sorted()
+        return unique.filter { root in !unique.contains { other in other != root && isInside(root, other) } }
+    }
+
+    /// Whether `path` is `folder` or below it (both canonical).
+    public static func isInside(_ path: String, _ folder: String) -> Bool {
+        path == folder || path.hasPrefix(folder.hasSuffix("/") ? folder : folder + "/")
     }
 
     /// The absolute, symlink-resolved form of a root as the database stores it.

@@ -117,7 +117,7 @@ public final class Indexer {
     private func pruneOrCount(found: Set<String>, stored: [String: StoredFile], report: inout IndexReport) throws {
         let roots = options.roots.map(FileScan.canonicalPath)
         let gone = stored.keys.filter { path in
-            !found.contains(path) && roots.contains { root in path == root || path.hasPrefix(root.hasSuffix("/") ? root : root + "/") }
+            !found.contains(path) && roots.contains { root in FileScan.isInside(path, root) }
         }.sorted()
         guard options.prune else {
             report.missing = gone.count
@@ -181,28 +181,75 @@ public final class Indexer {
         let embeddings = images.isEmpty ? [] : try model.embed(pixelValues: pixels)
         if shouldStop() { throw IndexInterrupted() }
 
+        let rows = zip(images, embeddings).map { image, embedding in
+            StagedRow(file: image.0, hash: image.1, width: image.2, height: image.3, metadata: image.4, embedding: embedding)
+        }
+        do {
+            try write(rows, touched: touched, shouldStop: shouldStop)
+        } catch is DatabaseError where rows.count + touched.count > 1 {
+            // One row the server refuses must not cost the others: write
+            // each on its own and report the ones refused, with the reason.
+            for row in rows {
+                do {
+                    try write([row], touched: [], shouldStop: shouldStop)
+                    report.embedded += 1
+                } catch let error as DatabaseError {
+                    failures.append((row.file.path, "not stored: \(error.primary)"))
+                }
+            }
+            for file in touched {
+                do {
+                    try write([], touched: [file], shouldStop: shouldStop)
+                    report.touched += 1
+                } catch let error as DatabaseError {
+                    failures.append((file.0.path, "not stored: \(error.primary)"))
+                }
+            }
+            report.failures += failures
+            return
+        } catch let error as DatabaseError {
+            let path = rows.first?.file.path ?? touched.first?.0.path ?? "?"
+            report.failures += failures + [(path, "not stored: \(error.primary)")]
+            return
+        }
+        report.embedded += images.count
+        report.touched += touched.count
+        report.failures += failures
+    }
+
+    /// One embedded file, as it goes into the staging table.
+    struct StagedRow {
+        var file: ScannedFile
+        var hash: String
+        var width: Int, height: Int
+        var metadata: PhotoMetadata
+        var embedding: [Float]
+    }
+
+    /// Stores embedded rows and updates touched ones in one transaction.
+    private func write(_ rows: [StagedRow], touched: [(ScannedFile, String)], shouldStop: () -> Bool) throws {
         var copy = CopyBinaryWriter()
-        for ((file, hash, width, height, metadata), embedding) in zip(images, embeddings) {
+        for row in rows {
             copy.beginRow(fieldCount: 9)
-            copy.append(text: file.path)
-            copy.append(text: hash)
-            copy.append(int8: file.size)
-            copy.append(timestampMicrosSince1970: file.modifiedMicros)
-            copy.append(int4: Int32(width))
-            copy.append(int4: Int32(height))
-            if let taken = metadata.takenAt.flatMap(Self.wallClockMicros) {
+            copy.append(text: row.file.path)
+            copy.append(text: row.hash)
+            copy.append(int8: row.file.size)
+            copy.append(timestampMicrosSince1970: row.file.modifiedMicros)
+            copy.append(int4: Int32(row.width))
+            copy.append(int4: Int32(row.height))
+            if let taken = row.metadata.takenAt.flatMap(Self.wallClockMicros) {
                 copy.append(timestampMicrosSince1970: taken)
             } else {
                 copy.appendNull()
             }
-            if let camera = metadata.camera { copy.append(text: camera) } else { copy.appendNull() }
-            copy.append(vector: embedding)
+            if let camera = row.metadata.camera { copy.append(text: camera) } else { copy.appendNull() }
+            copy.append(vector: row.embedding)
         }
         copy.finish()
 
         let connection = library.connection
         try connection.transaction {
-            if !images.isEmpty {
+            if !rows.isEmpty {
                 try connection.copyIn(Schema.copyIntoStaging, data: copy.bytes)
                 try connection.run(Schema.upsertFromStaging)
             }
@@ -215,9 +262,6 @@ public final class Indexer {
             }
             if shouldStop() { throw IndexInterrupted() }
         }
-        report.embedded += images.count
-        report.touched += touched.count
-        report.failures += failures
     }
 
     /// EXIF wall-clock time as microseconds since 1970 read as if UTC, which

@@ -52,12 +52,13 @@ public enum Schema {
     public static let copyIntoStaging = "COPY imgsearch_staging FROM STDIN (FORMAT binary)"
 
     /// Moves the staged batch into `imgsearch.images`, replacing rows of
-    /// the same path.
+    /// the same path (the batch holds each path once: FileScan de-duplicates).
     public static let upsertFromStaging = """
         INSERT INTO imgsearch.images
             (path, content_hash, size_bytes, modified_at, width, height, taken_at, camera, embedding)
         SELECT path, content_hash, size_bytes, modified_at, width, height, taken_at, camera, embedding
         FROM imgsearch_staging
+        ORDER BY path  -- concurrent runs lock rows in one order: no deadlock
         ON CONFLICT (path) DO UPDATE SET
             content_hash = EXCLUDED.content_hash, size_bytes = EXCLUDED.size_bytes,
             modified_at = EXCLUDED.modified_at, width = EXCLUDED.width, height = EXCLUDED.height,

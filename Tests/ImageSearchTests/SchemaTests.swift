@@ -129,4 +129,10 @@ import Testing
         #expect(files.allSatisfy { $0.size == 3 && $0.modifiedMicros > 0 })
         #expect(errors.count == 1 && errors[0].path.hasSuffix("/missing") && errors[0].reason == "No such file or directory")
     }
+
+    @Test func overlappingRootsAreWalkedOnce() {
+        #expect(FileScan.outermost(["/p/2023", "/p", "/p", "/photos", "/p/2023/x.jpg", "/q/"]) == ["/p", "/photos", "/q/"])
+        #expect(FileScan.isInside("/p/a", "/p") && FileScan.isInside("/p", "/p") && !FileScan.isInside("/pa", "/p"))
+        #expect(FileScan.isInside("/x", "/"))
+    }
 }
