@@ -61,6 +61,15 @@ public final class Library {
                 return
             }
             try connection.transaction {
+                // Processes starting together on an empty database: the
+                // first creates, the others wait here and find it made
+                // (concurrent CREATE ... IF NOT EXISTS can fail on the
+                // catalog's unique indexes).
+                try connection.execute("SELECT pg_advisory_xact_lock($1)", ["\(Schema.advisoryLockKey)"])
+                if try connection.execute("SELECT to_regclass('imgsearch.meta') IS NOT NULL").scalar == "t" {
+                    try Self.useExtensionSchema(connection)
+                    return
+                }
                 try connection.run("CREATE EXTENSION IF NOT EXISTS vectors")
                 try Self.useExtensionSchema(connection)
                 try connection.run(Schema.create(dimension: model.dimension))

@@ -10,6 +10,9 @@ public enum Schema {
     public static let name = "imgsearch"
     public static let table = "imgsearch.images"
     public static let indexName = "images_embedding_idx"
+    /// The transaction-level advisory lock that serializes creating and
+    /// upgrading the schema ("imgs" in ASCII).
+    public static let advisoryLockKey: Int64 = 0x696D_6773
 
     /// The DDL of version 1 for embeddings of `dimension` floats.
     static func create(dimension: Int) -> String {
