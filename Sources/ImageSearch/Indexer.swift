@@ -26,13 +26,14 @@ public struct IndexInterrupted: Error, CustomStringConvertible {
 /// changed files, batch by batch, one transaction per batch.
 public final class Indexer {
     public struct Options: Sendable {
-        public var roots: [String]
+        /// The folders (or files) given, as their bytes.
+        public var roots: [RawPath]
         public var prune = false
         public var batchSize = 16
         /// Photo libraries show photos upright, so embed them upright.
         public var applyEXIFOrientation = true
 
-        public init(roots: [String]) { self.roots = roots }
+        public init(roots: [RawPath]) { self.roots = roots }
     }
 
     let library: Library
@@ -66,11 +67,11 @@ public final class Indexer {
         let stored = try storedFiles()
 
         let work = files.filter { file in
-            guard let old = stored[file.path] else { return true }
+            guard let old = stored[file.raw] else { return true }
             return old.size != file.size || old.modifiedMicros != file.modifiedMicros
         }
         report.unchanged = files.count - work.count
-        try pruneOrCount(found: Set(files.map(\.path)), stored: stored, report: &report)
+        try pruneOrCount(found: Set(files.map(\.raw)), stored: stored, report: &report)
 
         try library.connection.run(Schema.createStaging(dimension: library.model!.dimension))
         progress.start(total: work.count)
@@ -99,52 +100,55 @@ public final class Indexer {
         return report
     }
 
-    private func storedFiles() throws -> [String: StoredFile] {
+    private func storedFiles() throws -> [RawPath: StoredFile] {
         let rows = try library.connection.execute("""
-            SELECT path, size_bytes, (extract(epoch FROM modified_at) * 1000000)::bigint, content_hash
+            SELECT encode(path_bytes, 'hex'), size_bytes, (extract(epoch FROM modified_at) * 1000000)::bigint, content_hash
             FROM imgsearch.images
             """).rows
-        var stored: [String: StoredFile] = [:]
+        var stored: [RawPath: StoredFile] = [:]
         stored.reserveCapacity(rows.count)
         for row in rows {
-            stored[row[0]!] = StoredFile(size: Int64(row[1]!)!, modifiedMicros: Int64(row[2]!)!, hash: row[3]!)
+            stored[RawPath(byteaHex: row[0]!)!] = StoredFile(size: Int64(row[1]!)!, modifiedMicros: Int64(row[2]!)!, hash: row[3]!)
         }
         return stored
     }
 
     /// Rows under the roots whose files are gone: deleted with `prune`,
     /// counted otherwise.
-    private func pruneOrCount(found: Set<String>, stored: [String: StoredFile], report: inout IndexReport) throws {
+    private func pruneOrCount(found: Set<RawPath>, stored: [RawPath: StoredFile], report: inout IndexReport) throws {
         let roots = options.roots.map(FileScan.canonicalPath)
         let gone = stored.keys.filter { path in
-            !found.contains(path) && roots.contains { root in FileScan.isInside(path, root) }
+            !found.contains(path) && roots.contains { root in path.isInside(root) }
         }.sorted()
         guard options.prune else {
             report.missing = gone.count
             return
         }
         for start in stride(from: 0, to: gone.count, by: 1000) {
-            let chunk = Array(gone[start..<min(start + 1000, gone.count)])
-            try library.connection.execute("DELETE FROM imgsearch.images WHERE path = ANY($1::text[])", [postgresArrayLiteral(chunk)])
+            let chunk = gone[start..<min(start + 1000, gone.count)].map(\.byteaLiteral)
+            try library.connection.execute("DELETE FROM imgsearch.images WHERE path_bytes = ANY($1::bytea[])", [postgresArrayLiteral(chunk)])
         }
         report.pruned = gone.count
     }
 
     /// Reads, hashes, decodes and preprocesses a batch on all cores.
-    static func prepare(_ batch: [ScannedFile], stored: [String: StoredFile], model: CLIPModel,
+    static func prepare(_ batch: [ScannedFile], stored: [RawPath: StoredFile], model: CLIPModel,
                         applyEXIFOrientation: Bool) -> [Prepared] {
         let results = ResultSlots<Prepared>(count: batch.count)
         let decoder = ImageDecoder(applyEXIFOrientation: applyEXIFOrientation)
         DispatchQueue.concurrentPerform(iterations: batch.count) { i in
             let file = batch[i]
-            guard let data = FileManager.default.contents(atPath: file.path) else {
-                results[i] = .failed("cannot read file")
+            let data: Data
+            switch file.raw.readContents() {
+            case .success(let contents): data = contents
+            case .failure(let error):
+                results[i] = .failed("cannot read file: \(error)")
                 return
             }
             var hasher = SHA256()
             hasher.update(data)
             let hash = SHA256.hex(hasher.finalize())
-            if stored[file.path]?.hash == hash {
+            if stored[file.raw]?.hash == hash {
                 results[i] = .sameContent(hash: hash)
                 return
             }
@@ -230,7 +234,8 @@ public final class Indexer {
     private func write(_ rows: [StagedRow], touched: [(ScannedFile, String)], shouldStop: () -> Bool) throws {
         var copy = CopyBinaryWriter()
         for row in rows {
-            copy.beginRow(fieldCount: 9)
+            copy.beginRow(fieldCount: 10)
+            copy.append(bytes: row.file.raw.bytes)
             copy.append(text: row.file.path)
             copy.append(text: row.hash)
             copy.append(int8: row.file.size)
@@ -257,8 +262,8 @@ public final class Indexer {
                 try connection.execute("""
                     UPDATE imgsearch.images
                     SET size_bytes = $2, modified_at = to_timestamp($3::bigint / 1000000.0), content_hash = $4
-                    WHERE path = $1
-                    """, [file.path, "\(file.size)", "\(file.modifiedMicros)", hash])
+                    WHERE path_bytes = $1::bytea
+                    """, [file.raw.byteaLiteral, "\(file.size)", "\(file.modifiedMicros)", hash])
             }
             if shouldStop() { throw IndexInterrupted() }
         }

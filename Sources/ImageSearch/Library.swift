@@ -53,33 +53,9 @@ public final class Library {
                 + "(version \(connection.serverVersion / 10000)); install it with `make install` in the imgsearch source tree "
                 + "(as root, for the server whose pg_config is first on the PATH)")
         }
-        let exists = try connection.execute("SELECT to_regclass('imgsearch.meta') IS NOT NULL").scalar == "t"
-        if !exists {
-            guard create, let model else {
-                self.model = nil
-                try Self.useExtensionSchema(connection)
-                return
-            }
-            try connection.transaction {
-                // Processes starting together on an empty database: the
-                // first creates, the others wait here and find it made
-                // (concurrent CREATE ... IF NOT EXISTS can fail on the
-                // catalog's unique indexes).
-                try connection.execute("SELECT pg_advisory_xact_lock($1)", ["\(Schema.advisoryLockKey)"])
-                if try connection.execute("SELECT to_regclass('imgsearch.meta') IS NOT NULL").scalar == "t" {
-                    try Self.useExtensionSchema(connection)
-                    return
-                }
-                try connection.run("CREATE EXTENSION IF NOT EXISTS vectors")
-                try Self.useExtensionSchema(connection)
-                try connection.run(Schema.create(dimension: model.dimension))
-                for (key, value) in [("schema_version", "\(Schema.version)"), ("model_name", model.name),
-                                     ("dimension", "\(model.dimension)"), ("model_fingerprint", model.fingerprint)] {
-                    try connection.execute("INSERT INTO imgsearch.meta VALUES ($1, $2) ON CONFLICT (key) DO NOTHING", [key, value])
-                }
-            }
-        } else {
-            try Self.useExtensionSchema(connection)
+        guard try Self.prepareSchema(connection, model: create ? model : nil) else {
+            self.model = nil
+            return
         }
         let meta = Dictionary(
             try connection.execute("SELECT key, value FROM imgsearch.meta").rows.map { ($0[0]!, $0[1]!) },
@@ -98,6 +74,57 @@ public final class Library {
                 + "use the same model, or another database (--db or IMGSEARCH_HOME)")
         }
         self.model = stored
+    }
+
+    /// The schema version a database records, nil when it has no imgsearch
+    /// schema.
+    static func storedVersion(_ connection: Connection) throws -> Int? {
+        guard try connection.execute("SELECT to_regclass('imgsearch.meta') IS NOT NULL").scalar == "t" else { return nil }
+        let text = try connection.execute("SELECT value FROM imgsearch.meta WHERE key = 'schema_version'").scalar
+        return Int(text ?? "") ?? 0
+    }
+
+    /// Makes the schema current: creates it when absent and `model` is
+    /// given (it fixes the dimension), upgrades an older version in place.
+    /// Returns whether the schema exists now.
+    ///
+    /// Processes starting together on one database are serialized by a
+    /// transaction-level advisory lock, and each looks again once it holds
+    /// it: concurrent CREATE ... IF NOT EXISTS can fail on the catalog's
+    /// unique indexes, and a migration must run once.
+    static func prepareSchema(_ connection: Connection, model: ModelIdentity?) throws -> Bool {
+        let seen = try storedVersion(connection)
+        if let seen, seen >= Schema.version {
+            try useExtensionSchema(connection)
+            return true
+        }
+        guard seen != nil || model != nil else {
+            try useExtensionSchema(connection)
+            return false
+        }
+        try connection.transaction {
+            try connection.execute("SELECT pg_advisory_xact_lock($1)", ["\(Schema.advisoryLockKey)"])
+            guard let version = try storedVersion(connection) else {
+                guard let model else { throw Error(description: "the imgsearch schema was dropped while opening it") }
+                try connection.run("CREATE EXTENSION IF NOT EXISTS vectors")
+                try useExtensionSchema(connection)
+                try connection.run(Schema.create(dimension: model.dimension))
+                for (key, value) in [("schema_version", "\(Schema.version)"), ("model_name", model.name),
+                                     ("dimension", "\(model.dimension)"), ("model_fingerprint", model.fingerprint)] {
+                    try connection.execute("INSERT INTO imgsearch.meta VALUES ($1, $2) ON CONFLICT (key) DO NOTHING", [key, value])
+                }
+                return
+            }
+            try useExtensionSchema(connection)
+            guard version >= 1 else { return }  // unreadable: refused below with the version seen
+            for step in version..<max(version, Schema.version) {
+                try connection.run(Schema.migrations[step - 1])
+            }
+            if version < Schema.version {
+                try connection.execute("UPDATE imgsearch.meta SET value = $1 WHERE key = 'schema_version'", ["\(Schema.version)"])
+            }
+        }
+        return true
     }
 
     /// Whether the tables exist (a fresh database has none until `index`).

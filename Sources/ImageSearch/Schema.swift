@@ -5,8 +5,9 @@
 /// dimension and the model that made the embeddings. A database written by a
 /// newer imgsearch is refused rather than misread (docs/IMGSEARCH.md).
 public enum Schema {
-    /// Bumped whenever the DDL below changes.
-    public static let version = 1
+    /// Bumped whenever the DDL below changes; `migrations` brings an older
+    /// database forward.
+    public static let version = 2
     public static let name = "imgsearch"
     public static let table = "imgsearch.images"
     public static let indexName = "images_embedding_idx"
@@ -14,7 +15,7 @@ public enum Schema {
     /// upgrading the schema ("imgs" in ASCII).
     public static let advisoryLockKey: Int64 = 0x696D_6773
 
-    /// The DDL of version 1 for embeddings of `dimension` floats.
+    /// The DDL of the current version for embeddings of `dimension` floats.
     static func create(dimension: Int) -> String {
         """
         CREATE SCHEMA IF NOT EXISTS imgsearch;
@@ -24,7 +25,8 @@ public enum Schema {
         );
         CREATE TABLE IF NOT EXISTS imgsearch.images (
             id           bigserial PRIMARY KEY,
-            path         text NOT NULL UNIQUE,       -- absolute path of the file
+            path_bytes   bytea NOT NULL UNIQUE,      -- absolute path of the file, its bytes
+            path         text NOT NULL,              -- the same as text (invalid UTF-8 shown as U+FFFD)
             content_hash text NOT NULL,              -- SHA-256 of the file, hex
             size_bytes   bigint NOT NULL,
             modified_at  timestamptz NOT NULL,       -- the file's mtime
@@ -45,7 +47,7 @@ public enum Schema {
     public static func createStaging(dimension: Int) -> String {
         """
         CREATE TEMP TABLE IF NOT EXISTS imgsearch_staging (
-            path text, content_hash text, size_bytes bigint, modified_at timestamptz,
+            path_bytes bytea, path text, content_hash text, size_bytes bigint, modified_at timestamptz,
             width integer, height integer, taken_at timestamp, camera text,
             embedding vector(\(dimension))
         ) ON COMMIT DELETE ROWS
@@ -58,14 +60,30 @@ public enum Schema {
     /// the same path (the batch holds each path once: FileScan de-duplicates).
     public static let upsertFromStaging = """
         INSERT INTO imgsearch.images
-            (path, content_hash, size_bytes, modified_at, width, height, taken_at, camera, embedding)
-        SELECT path, content_hash, size_bytes, modified_at, width, height, taken_at, camera, embedding
+            (path_bytes, path, content_hash, size_bytes, modified_at, width, height, taken_at, camera, embedding)
+        SELECT path_bytes, path, content_hash, size_bytes, modified_at, width, height, taken_at, camera, embedding
         FROM imgsearch_staging
-        ORDER BY path  -- concurrent runs lock rows in one order: no deadlock
-        ON CONFLICT (path) DO UPDATE SET
-            content_hash = EXCLUDED.content_hash, size_bytes = EXCLUDED.size_bytes,
+        ORDER BY path_bytes  -- concurrent runs lock rows in one order: no deadlock
+        ON CONFLICT (path_bytes) DO UPDATE SET
+            path = EXCLUDED.path, content_hash = EXCLUDED.content_hash, size_bytes = EXCLUDED.size_bytes,
             modified_at = EXCLUDED.modified_at, width = EXCLUDED.width, height = EXCLUDED.height,
             taken_at = EXCLUDED.taken_at, camera = EXCLUDED.camera,
             embedding = EXCLUDED.embedding, indexed_at = now()
         """
+
+    /// The upgrades: `migrations[n - 1]` takes a database from version `n`
+    /// to `n + 1`. Each runs in the transaction that opens the database,
+    /// under the advisory lock, and never loses a row.
+    static let migrations: [String] = [
+        // 1 -> 2: paths as their bytes (a file name need not be UTF-8); the
+        // text stays for display and filters, no longer unique (two byte
+        // strings may display alike). Version 1 only stored valid UTF-8.
+        """
+        ALTER TABLE imgsearch.images ADD COLUMN path_bytes bytea;
+        UPDATE imgsearch.images SET path_bytes = convert_to(path, 'UTF8');
+        ALTER TABLE imgsearch.images ALTER COLUMN path_bytes SET NOT NULL;
+        ALTER TABLE imgsearch.images ADD CONSTRAINT images_path_bytes_key UNIQUE (path_bytes);
+        ALTER TABLE imgsearch.images DROP CONSTRAINT images_path_key;
+        """,
+    ]
 }

@@ -51,7 +51,7 @@ struct IndexCommand: ParsableCommand {
             let session = try database.connect()
             defer { session.close() }
             let library = try Library(connection: session.connection, model: identity, create: true)
-            var options = Indexer.Options(roots: directories)
+            var options = Indexer.Options(roots: directories.map(CommandLine.rawArgument))
             options.prune = prune
             options.batchSize = batchSize
             options.applyEXIFOrientation = !ignoreExifOrientation

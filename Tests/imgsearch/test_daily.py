@@ -10,7 +10,9 @@ import shutil
 import subprocess
 import tempfile
 
+import numpy
 import psycopg
+from PIL import Image
 
 import test_index_search
 from test_index_search import (  # noqa: F401  (fixtures)
@@ -127,3 +129,118 @@ def test_concurrent_first_runs_on_one_database(db, model, workspace):
                             ("index", "--db", db, "--model", model, libraries[1]))
     assert_all_succeeded(searches)
     assert all(len(r.stdout.splitlines()) == good for r in searches[:3])
+
+
+def noise(seed, size=(96, 96)):
+    """An image no other test image looks like (its own nearest neighbour)."""
+    return Image.fromarray(numpy.random.default_rng(seed).integers(0, 256, (*size[::-1], 3), dtype=numpy.uint8))
+
+
+def imgsearch_bytes(*args):
+    """Runs imgsearch with arguments that may be bytes; output as bytes."""
+    return subprocess.run([os.fsencode(test_index_search.BINARY), *[os.fsencode(a) for a in args]],
+                          capture_output=True, timeout=600)
+
+
+def test_file_names_that_are_not_utf8(db, model, workspace):
+    """Names in Latin-1 and with bytes valid in no encoding are stored with
+    their real bytes: re-indexing sees them unchanged, `similar` finds them by
+    their path, pruning removes exactly the deleted one."""
+    library = make_library(workspace, clipart=4, photos=0, broken=False)
+    folder = os.fsencode(library) + b"/caf\xe9 photos"        # Latin-1 folder name
+    os.mkdir(folder)
+    names = [folder + b"/caf\xe9.png",                          # Latin-1 "café"
+             folder + "/café.png".encode(),                     # the same name in UTF-8: another file
+             os.fsencode(library) + b"/bad \xff\xfe\x80.png",    # no encoding at all
+             os.fsencode(library) + b"/also bad \xff.png"]       # shows like the one above
+    for i, name in enumerate(names):
+        noise(i).save(os.fsdecode(name), format="PNG")
+    good = good_image_count(library)
+    first = imgsearch_bytes("index", "--db", db, "--model", model, library)
+    assert first.returncode == 0, first.stderr
+    assert f"{good} images found: {good} embedded".encode() in first.stdout, first.stdout
+    stored = {bytes(p) for (p,) in query(db, "SELECT path_bytes FROM imgsearch.images")}
+    assert set(names) <= stored and len(stored) == good
+    again = imgsearch_bytes("index", "--db", db, "--model", model, library)
+    assert f"{good} images found: 0 embedded, {good} unchanged".encode() in again.stdout, again.stdout
+    # A root given by a name that is not UTF-8.
+    root = imgsearch_bytes("index", "--db", db, "--model", model, folder)
+    assert b"2 images found: 0 embedded, 2 unchanged" in root.stdout, root.stdout + root.stderr
+
+    for name in names:
+        similar = imgsearch_bytes("similar", "--db", db, "--model", model, name, "--limit", "1")
+        assert similar.returncode == 0, similar.stderr
+        assert similar.stdout.rstrip(b"\n").endswith(b"  " + name), similar.stdout   # the real bytes
+        assert b"  0.0000  " in similar.stdout
+    hits = [json.loads(line) for line in imgsearch_bytes(
+        "similar", "--db", db, "--model", model, names[2], "--json", "--limit", "1").stdout.splitlines()]
+    assert bytes.fromhex(hits[0]["path_bytes"]) == names[2] and "\ufffd" in hits[0]["path"]
+
+    os.remove(names[3])
+    pruned = imgsearch_bytes("index", "--db", db, "--model", model, "--prune", library)
+    assert b"1 pruned" in pruned.stdout, pruned.stdout
+    assert {bytes(p) for (p,) in query(db, "SELECT path_bytes FROM imgsearch.images")} == stored - {names[3]}
+
+
+# The schema imgsearch 1 created (Schema.swift at schema version 1), for the
+# migration test: a library made by that version must keep working.
+SCHEMA_V1 = """
+CREATE SCHEMA IF NOT EXISTS imgsearch;
+CREATE TABLE IF NOT EXISTS imgsearch.meta (key text PRIMARY KEY, value text NOT NULL);
+CREATE TABLE IF NOT EXISTS imgsearch.images (
+    id           bigserial PRIMARY KEY,
+    path         text NOT NULL UNIQUE,
+    content_hash text NOT NULL,
+    size_bytes   bigint NOT NULL,
+    modified_at  timestamptz NOT NULL,
+    width        integer NOT NULL,
+    height       integer NOT NULL,
+    taken_at     timestamp,
+    camera       text,
+    embedding    vector(%d) NOT NULL,
+    indexed_at   timestamptz NOT NULL DEFAULT now()
+);
+CREATE INDEX IF NOT EXISTS images_embedding_idx ON imgsearch.images USING vectors (embedding vector_cos_ops);
+CREATE INDEX IF NOT EXISTS images_content_hash_idx ON imgsearch.images (content_hash);
+"""
+COLUMNS_V1 = "path, content_hash, size_bytes, modified_at, width, height, taken_at, camera, embedding, indexed_at"
+
+
+def make_version_1(db):
+    """Rewrites an indexed database as imgsearch schema version 1 held it:
+    the same rows and model, the old tables."""
+    with psycopg.connect(db, autocommit=True) as c:
+        rows = c.execute(f"SELECT {COLUMNS_V1.replace('embedding', 'embedding::text')} FROM imgsearch.images").fetchall()
+        meta = dict(c.execute("SELECT key, value FROM imgsearch.meta").fetchall())
+        c.execute("DROP SCHEMA imgsearch CASCADE")
+        c.execute(SCHEMA_V1 % int(meta["dimension"]))
+        for key in ("model_name", "dimension", "model_fingerprint"):
+            c.execute("INSERT INTO imgsearch.meta VALUES (%s, %s)", (key, meta[key]))
+        c.execute("INSERT INTO imgsearch.meta VALUES ('schema_version', '1')")
+        with c.cursor() as cursor:
+            cursor.executemany(f"INSERT INTO imgsearch.images ({COLUMNS_V1}) VALUES "
+                               "(%s, %s, %s, %s, %s, %s, %s, %s, %s::vector, %s)", rows)
+    return len(rows)
+
+
+def test_a_version_1_library_is_migrated(db, model, workspace):
+    library = make_library(workspace, clipart=6, photos=1, broken=False)
+    run("index", "--db", db, "--model", model, library, check=0)
+    good = make_version_1(db)
+    # Read-only commands migrate too, and then see every row.
+    hits = [json.loads(line) for line in run("search", "--db", db, "--model", model, "x", "--json", "--limit", "100",
+                                             check=0).stdout.splitlines()]
+    assert len(hits) == good
+    assert query(db, "SELECT value FROM imgsearch.meta WHERE key = 'schema_version'") == [("2",)]
+    assert query(db, "SELECT count(*) FROM imgsearch.images WHERE path_bytes = convert_to(path, 'UTF8')")[0][0] == good
+    again = run("index", "--db", db, "--model", model, library, check=0)
+    assert f"{good} images found: 0 embedded, {good} unchanged" in again.stdout, again.stdout
+    target = hits[0]["path"]
+    first = json.loads(run("similar", "--db", db, "--model", model, target, "--json", check=0).stdout.splitlines()[0])
+    assert first["path"] == target and abs(first["distance"]) < 1e-6
+    status = run("status", "--db", db, "--check", check=0).stdout
+    assert "schema:    imgsearch, version 2" in status and "integrity: ok" in status, status
+    # A newer schema than this imgsearch knows is refused, not misread.
+    query(db, "UPDATE imgsearch.meta SET value = '99' WHERE key = 'schema_version' RETURNING 1")
+    newer = run("search", "--db", db, "--model", model, "x", check=1)
+    assert "schema is version 99, newer than this imgsearch understands (2)" in newer.stderr, newer.stderr
