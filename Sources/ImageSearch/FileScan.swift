@@ -118,6 +118,41 @@ public struct ScannedFile: Sendable, Equatable {
 
     /// The path for display (lossy for names that are not UTF-8).
     public var path: String { raw.display }
+
+    public init(raw: RawPath, size: Int64, modifiedMicros: Int64) {
+        self.raw = raw
+        self.size = size
+        self.modifiedMicros = modifiedMicros
+    }
+
+    init(raw: RawPath, info: stat) {
+        self.init(raw: raw, size: Int64(info.st_size),
+                  modifiedMicros: Int64(info.st_mtim.tv_sec) * 1_000_000 + Int64(info.st_mtim.tv_nsec) / 1000)
+    }
+}
+
+/// What a scan did with the symbolic links it met below the roots.
+public struct LinkCounts: Sendable, Equatable {
+    /// Links to image files, whose targets were indexed (each once).
+    public var followed = 0
+    /// Links to folders: not followed, as a walk through them could loop or
+    /// leave the folders given.
+    public var toFolders = 0
+    /// Links whose target does not exist.
+    public var broken = 0
+    /// Links that lead back to themselves (ELOOP).
+    public var looping = 0
+
+    public init() {}
+
+    public var skipped: Int { toFolders + broken + looping }
+}
+
+/// The image files under some roots, what could not be read, and the links.
+public struct ScanResult: Sendable {
+    public var files: [ScannedFile] = []
+    public var errors: [(path: String, reason: String)] = []
+    public var links = LinkCounts()
 }
 
 /// Finds image files below directories.
@@ -125,26 +160,30 @@ public enum FileScan {
     /// The extensions imgsearch indexes (compared case-insensitively).
     public static let imageExtensions: Set<String> = ["jpg", "jpeg", "png", "webp"]
 
-    /// The image files under `roots` (directories searched recursively,
-    /// symbolic links to directories not followed; a root may also be a
-    /// file), sorted by path, each once however many roots reach it, plus
-    /// the paths that could not be read and why.
-    public static func scan(roots: [RawPath]) -> (files: [ScannedFile], errors: [(path: String, reason: String)]) {
-        var files: [ScannedFile] = []
-        var errors: [(path: String, reason: String)] = []
+    /// The image files under `roots` (directories searched recursively; a
+    /// root may also be a file), sorted by path, each once however many
+    /// roots or links reach it, plus the paths that could not be read and
+    /// why. A symbolic link below a root to an image file yields the file
+    /// under its own canonical path; links to folders are not followed.
+    public static func scan(roots: [RawPath]) -> ScanResult {
+        var result = ScanResult()
         // A root that does not exist is walked (to be reported) even when
         // it lies inside another.
         let canonical = roots.map(canonicalPath)
         let missing = canonical.filter { path in path.withCString { access($0, F_OK) } != 0 }
         for root in outermost(canonical.filter { !missing.contains($0) }) + missing {
-            walk(root, isRoot: true, into: &files, errors: &errors)
+            walk(root, isRoot: true, into: &result)
         }
-        files.sort { $0.raw < $1.raw }
-        return (files, errors)
+        result.files.sort { $0.raw < $1.raw }
+        // A file reached directly and through links, or through two links.
+        var seen = Set<RawPath>()
+        result.files.removeAll { !seen.insert($0.raw).inserted }
+        return result
     }
 
     public static func scan(roots: [String]) -> (files: [ScannedFile], errors: [(path: String, reason: String)]) {
-        scan(roots: roots.map(RawPath.init))
+        let result = scan(roots: roots.map(RawPath.init))
+        return (result.files, result.errors)
     }
 
     /// Canonical roots without the ones inside (or equal to) another: a
@@ -174,32 +213,58 @@ public enum FileScan {
 
     public static func canonicalPath(_ path: String) -> String { canonicalPath(RawPath(path)).display }
 
-    private static func walk(_ path: RawPath, isRoot: Bool, into files: inout [ScannedFile],
-                             errors: inout [(path: String, reason: String)]) {
+    private static func walk(_ path: RawPath, isRoot: Bool, into result: inout ScanResult) {
         var info = stat()
         let status = path.withCString { isRoot ? stat($0, &info) : lstat($0, &info) }
         guard status == 0 else {
-            errors.append((path.display, String(cString: strerror(errno))))
+            result.errors.append((path.display, String(cString: strerror(errno))))
             return
         }
         switch info.st_mode & S_IFMT {
         case S_IFDIR:
             guard let directory = path.withCString({ opendir($0) }) else {
-                errors.append((path.display, "cannot open directory: \(String(cString: strerror(errno)))"))
+                result.errors.append((path.display, "cannot open directory: \(String(cString: strerror(errno)))"))
                 return
             }
             defer { closedir(directory) }
             while let entry = readdir(directory) {
                 let name = withUnsafeBytes(of: entry.pointee.d_name) { Array($0.prefix(while: { $0 != 0 })) }
                 if name == [UInt8(ascii: ".")] || name == [UInt8(ascii: "."), UInt8(ascii: ".")] { continue }
-                walk(path.appending(name), isRoot: false, into: &files, errors: &errors)
+                walk(path.appending(name), isRoot: false, into: &result)
             }
         case S_IFREG:
             guard isRoot || isImageName(path) else { return }
-            let micros = Int64(info.st_mtim.tv_sec) * 1_000_000 + Int64(info.st_mtim.tv_nsec) / 1000
-            files.append(ScannedFile(raw: path, size: Int64(info.st_size), modifiedMicros: micros))
+            result.files.append(ScannedFile(raw: path, info: info))
+        case S_IFLNK:
+            followLink(path, into: &result)
         default:
-            return  // symbolic links below a root, sockets, devices
+            return  // sockets, devices, pipes
+        }
+    }
+
+    /// A link below a root: an image file it leads to (through any chain of
+    /// links) is found under its canonical path; the rest is counted.
+    private static func followLink(_ link: RawPath, into result: inout ScanResult) {
+        guard let resolved = link.withCString({ realpath($0, nil) }) else {
+            if errno == ELOOP { result.links.looping += 1 } else { result.links.broken += 1 }
+            return
+        }
+        let target = RawPath(bytes: Array(UnsafeBufferPointer(
+            start: UnsafeRawPointer(resolved).assumingMemoryBound(to: UInt8.self), count: strlen(resolved))))
+        free(resolved)
+        var info = stat()
+        guard target.withCString({ stat($0, &info) }) == 0 else {
+            result.links.broken += 1
+            return
+        }
+        switch info.st_mode & S_IFMT {
+        case S_IFDIR:
+            result.links.toFolders += 1
+        case S_IFREG where isImageName(target) || isImageName(link):
+            result.links.followed += 1
+            result.files.append(ScannedFile(raw: target, info: info))
+        default:
+            return  // a link to a file of another kind, as that file would be
         }
     }
 

@@ -13,6 +13,8 @@ public struct IndexReport: Sendable {
     /// Indexed files under the roots that no longer exist (without --prune).
     public var missing = 0
     public var failures: [(path: String, reason: String)] = []
+    /// The symbolic links met below the folders.
+    public var links = LinkCounts()
     public var seconds = 0.0
 }
 
@@ -61,8 +63,10 @@ public final class Indexer {
     public func run(shouldStop: @escaping @Sendable () -> Bool) throws -> IndexReport {
         let started = Date()
         var report = IndexReport()
-        let (files, scanErrors) = FileScan.scan(roots: options.roots)
-        report.failures += scanErrors
+        let scan = FileScan.scan(roots: options.roots)
+        let files = scan.files
+        report.failures += scan.errors
+        report.links = scan.links
         report.scanned = files.count
         let stored = try storedFiles()
 

@@ -11,7 +11,10 @@ struct IndexCommand: ParsableCommand {
             Walks each DIR recursively for *.jpg, *.jpeg, *.png and *.webp files. New files and \
             files whose size or modification time changed are read and hashed; those whose content \
             changed are decoded, embedded and stored with their path, SHA-256, size, width, height, \
-            EXIF capture time and camera. Unchanged files are skipped, so a re-run is cheap.
+            EXIF capture time and camera. Unchanged files are skipped, so a re-run is cheap. \
+            Paths are stored canonical (absolute, links resolved): a file reached through two \
+            folders, or through symbolic links, is indexed once. Links to image files are \
+            followed; links to folders, broken links and loops are counted in the summary.
 
             Each batch is one transaction: an interruption (Ctrl-C, a crash) loses at most the \
             batch in progress, and running the same command again resumes. Files that cannot be \
@@ -69,6 +72,7 @@ struct IndexCommand: ParsableCommand {
             if report.pruned > 0 { summary += ", \(report.pruned) pruned" }
             summary += ", \(report.failures.count) failed (\(String(format: "%.1f", report.seconds)) s)"
             print(summary)
+            if let links = Self.describe(report.links) { print(links) }
             if report.missing > 0 {
                 print("\(report.missing) indexed files under these folders no longer exist; --prune removes them")
             }
@@ -80,5 +84,16 @@ struct IndexCommand: ParsableCommand {
                 throw ExitCode.failure
             }
         }
+    }
+
+    /// The summary line about symbolic links, nil when there were none.
+    static func describe(_ links: LinkCounts) -> String? {
+        guard links.followed + links.skipped > 0 else { return nil }
+        var line = "symbolic links: \(links.followed) to image files followed"
+        let reasons = [(links.toFolders, "to a folder", "to folders"), (links.broken, "broken", "broken"),
+                       (links.looping, "in a loop", "in a loop")]
+            .filter { $0.0 > 0 }.map { "\($0.0) \($0.0 == 1 ? $0.1 : $0.2)" }
+        if links.skipped > 0 { line += ", \(links.skipped) skipped (\(reasons.joined(separator: ", ")))" }
+        return line
     }
 }

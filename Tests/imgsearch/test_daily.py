@@ -244,3 +244,41 @@ def test_a_version_1_library_is_migrated(db, model, workspace):
     query(db, "UPDATE imgsearch.meta SET value = '99' WHERE key = 'schema_version' RETURNING 1")
     newer = run("search", "--db", db, "--model", model, "x", check=1)
     assert "schema is version 99, newer than this imgsearch understands (2)" in newer.stderr, newer.stderr
+
+
+def test_symbolic_links_and_unreadable_folders(db, model, workspace):
+    """Links to image files are followed and the target indexed once under
+    its own path; links to folders, broken links and loops are counted in
+    the summary with the reason. An unreadable folder is listed with its path
+    among the failures and the rest is indexed."""
+    library = make_library(workspace, clipart=6, photos=0, broken=False)
+    real = good_image_count(library)
+    inside = os.path.join(library, "clipart", sorted(os.listdir(os.path.join(library, "clipart")))[1])
+    outside = os.path.join(tempfile.mkdtemp(dir=workspace), "outside.png")
+    noise(7).save(outside)
+    os.chmod(os.path.dirname(outside), 0o755)
+    links = os.path.join(library, "links")
+    os.mkdir(links)
+    os.symlink(inside, os.path.join(links, "to_inside.png"))
+    os.symlink(inside, os.path.join(links, "again_inside.jpg"))
+    os.symlink(outside, os.path.join(links, "to_outside.png"))
+    os.symlink(os.path.join(library, "photos"), os.path.join(links, "to_folder"))
+    os.symlink(os.path.join(library, "missing.png"), os.path.join(links, "broken.png"))
+    os.symlink(os.path.join(links, "loop_b.png"), os.path.join(links, "loop_a.png"))
+    os.symlink(os.path.join(links, "loop_a.png"), os.path.join(links, "loop_b.png"))
+    locked = os.path.join(library, "locked")
+    os.mkdir(locked)
+    noise(8).save(os.path.join(locked, "hidden.png"))
+    os.chmod(locked, 0)
+    user = server_user()  # root reads every folder: run as someone who cannot
+    env = {"PATH": os.environ["PATH"]}
+    try:
+        result = run("index", "--db", db, "--model", model, library, env=env, user=user, check=1)
+    finally:
+        os.chmod(locked, 0o755)
+    assert f"{real + 1} images found: {real + 1} embedded" in result.stdout, result.stdout + result.stderr
+    assert "symbolic links: 3 to image files followed, 4 skipped (1 to a folder, 1 broken, 2 in a loop)" in result.stdout, result.stdout
+    assert f"  {locked}: cannot open directory: Permission denied" in result.stderr, result.stderr
+    paths = {p for (p,) in query(db, "SELECT path FROM imgsearch.images")}
+    assert inside in paths and outside in paths and not any(p.startswith(links) for p in paths)
+    assert len(paths) == real + 1
