@@ -33,7 +33,8 @@ public struct QueryResult: Sendable {
 public final class Connection {
     private let handle: OpaquePointer
 
-    /// Connects with a libpq connection string or `postgresql://` URL.
+    /// Connects with a libpq connection string or `postgresql://` URL. An
+    /// error never contains the password.
     public init(_ connectionString: String) throws {
         guard let handle = PQconnectdb(connectionString) else {
             throw DatabaseError(message: "out of memory allocating a libpq connection")
@@ -41,7 +42,8 @@ public final class Connection {
         self.handle = handle
         guard PQstatus(handle) == CONNECTION_OK else {
             // deinit runs for a throwing init once every property is set: it closes the handle.
-            let message = Self.trimmed(PQerrorMessage(handle))
+            // libpq quotes parts of a string it cannot parse, the password too.
+            let message = ConnectionString(connectionString).scrub(Self.trimmed(PQerrorMessage(handle)))
             throw DatabaseError(message: "cannot connect to PostgreSQL: \(message)")
         }
         // Notices (e.g. "relation already exists, skipping") are for people

@@ -9,9 +9,12 @@ import pwd
 import shutil
 import subprocess
 import tempfile
+import urllib.parse
 
 import numpy
 import psycopg
+import psycopg.sql
+import pytest
 from PIL import Image
 
 import test_index_search
@@ -282,3 +285,68 @@ def test_symbolic_links_and_unreadable_folders(db, model, workspace):
     paths = {p for (p,) in query(db, "SELECT path FROM imgsearch.images")}
     assert inside in paths and outside in paths and not any(p.startswith(links) for p in paths)
     assert len(paths) == real + 1
+
+
+PASSWORD = "s3cr@t/ p'a\\ss:%"
+
+
+@pytest.fixture
+def password_db(server, db):
+    """`db` reachable only with a password: a role that the server asks
+    for one (scram-sha-256 on the unix socket). Yields (host, dbname, user)."""
+    user = "pw_" + db.rsplit("=", 1)[1][2:]
+    with psycopg.connect(db, autocommit=True) as c:
+        c.execute(psycopg.sql.SQL("CREATE ROLE {} LOGIN SUPERUSER PASSWORD {}").format(
+            psycopg.sql.Identifier(user), psycopg.sql.Literal(PASSWORD)))
+        hba = os.path.join(server, "data", "pg_hba.conf")
+        with open(hba) as f:
+            rules = f.read()
+        with open(hba, "w") as f:
+            f.write(f"local all {user} scram-sha-256\n" + rules)
+        c.execute("SELECT pg_reload_conf()")
+    yield server, db.rsplit("=", 1)[1], user
+
+
+def connection_strings(host, dbname, user, password):
+    """The same database as a URL (password in the user info and as a query
+    parameter) and as key=value strings (quoted, with escapes)."""
+    def quoted(value):
+        return "'" + value.replace("\\", "\\\\").replace("'", "\\'") + "'"
+    encoded = urllib.parse.quote(password, safe="")
+    host_q = urllib.parse.quote(host, safe="")
+    return [
+        f"postgresql://{user}:{encoded}@/{dbname}?host={host_q}&port=54351&sslmode=disable",
+        f"postgres://{user}@/{dbname}?host={host_q}&port=54351&password={encoded}&sslmode=prefer",
+        f"host={host} port=54351 user={user} password={quoted(password)} dbname={dbname} sslmode=disable",
+        f"password = {quoted(password)} host={host} port=54351 user={user} dbname={dbname}",
+    ]
+
+
+def assert_no_password(result, password=PASSWORD):
+    output = result.stdout + result.stderr
+    for piece in {password, urllib.parse.quote(password, safe=""), password.replace("'", "\\'"), "s3cr"}:
+        assert piece not in output, f"the password was printed:\n{output}"
+
+
+def test_passwords_are_never_printed(password_db, model, workspace):
+    host, dbname, user = password_db
+    library = make_library(workspace, clipart=3, photos=0, broken=False)
+    good = good_image_count(library)
+    for n, url in enumerate(connection_strings(host, dbname, user, PASSWORD)):
+        for how in ("--db", "DATABASE_URL"):
+            args, env = (["--db", url], None) if how == "--db" else ([], {"DATABASE_URL": url})
+            indexed = run("index", *args, "--model", model, library, env=env, check=0)
+            assert f"{good} images found" in indexed.stdout
+            status = run("status", *args, env=env, check=0)
+            assert "database:  " in status.stdout and "***" in status.stdout, status.stdout
+            assert_no_password(indexed)
+            assert_no_password(status)
+    # Wrong passwords and broken strings fail with a message that names neither.
+    for url in connection_strings(host, dbname, user, "s3cr-wrong"):
+        for command in (["status"], ["search", "--model", model, "x"], ["index", "--model", model, library]):
+            failed = run(command[0], "--db", url, *command[1:], check=1)
+            assert "password authentication failed" in failed.stderr, failed.stderr
+            assert_no_password(failed, "s3cr-wrong")
+    broken = run("status", "--db", f"postgresql://{user}:s3cr%zz@/x?host=/nonexistent&bogus=1", check=1)
+    assert "cannot connect to PostgreSQL" in broken.stderr
+    assert_no_password(broken)
