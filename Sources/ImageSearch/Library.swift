@@ -37,6 +37,9 @@ public final class Library {
     /// The model the stored embeddings came from (nil: nothing indexed yet
     /// and no model given).
     public let model: ModelIdentity?
+    /// The model a re-embed (`index --reembed`) is moving the rows to, while
+    /// one is unfinished.
+    public let next: ModelIdentity?
 
     public struct Error: Swift.Error, CustomStringConvertible {
         public var description: String
@@ -44,7 +47,8 @@ public final class Library {
 
     /// Opens a database; with `create`, makes the extension, schema and index
     /// on first use (that needs `model`, which fixes the vector dimension).
-    public init(connection: Connection, model: ModelIdentity?, create: Bool) throws {
+    /// Another model than the stored one is refused unless `reembed`.
+    public init(connection: Connection, model: ModelIdentity?, create: Bool, reembed: Bool = false) throws {
         self.connection = connection
         let available = try connection.execute(
             "SELECT default_version FROM pg_available_extensions WHERE name = 'vectors'").scalar
@@ -55,6 +59,7 @@ public final class Library {
         }
         guard try Self.prepareSchema(connection, model: create ? model : nil) else {
             self.model = nil
+            self.next = nil
             return
         }
         let meta = Dictionary(
@@ -68,12 +73,23 @@ public final class Library {
             throw Error(description: "imgsearch.meta is incomplete (schema_version, model_name, dimension, model_fingerprint expected)")
         }
         let stored = ModelIdentity(name: name, dimension: dimension, fingerprint: fingerprint)
-        if let model, model != stored {
+        let next: ModelIdentity? = if let name = meta["next_model_name"], let dimension = Int(meta["next_dimension"] ?? ""),
+                                      let fingerprint = meta["next_model_fingerprint"] {
+            ModelIdentity(name: name, dimension: dimension, fingerprint: fingerprint)
+        } else { nil }
+        if let model, model != stored, !reembed {
+            if model == next {
+                let row = try connection.execute("SELECT count(next_embedding), count(*) FROM imgsearch.images").rows[0]
+                throw Error(description: "this database is re-embedding to model \(model.name) (\(row[0] ?? "?") of \(row[1] ?? "?") rows done); "
+                    + "its rows come from model \(stored.name) until `imgsearch index --model DIR --reembed` finishes the change")
+            }
             throw Error(description: "this database holds embeddings of model \(stored.name) (\(stored.dimension)-d, fingerprint \(stored.fingerprint.prefix(12))), "
                 + "but the model given is \(model.name) (\(model.dimension)-d, fingerprint \(model.fingerprint.prefix(12))); "
-                + "use the same model, or another database (--db or IMGSEARCH_HOME)")
+                + "use the same model, another database (--db or IMGSEARCH_HOME), "
+                + "or move every row to the new model with `imgsearch index --model DIR --reembed`")
         }
         self.model = stored
+        self.next = next
     }
 
     /// The schema version a database records, nil when it has no imgsearch

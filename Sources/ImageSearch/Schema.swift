@@ -7,7 +7,7 @@
 public enum Schema {
     /// Bumped whenever the DDL below changes; `migrations` brings an older
     /// database forward.
-    public static let version = 2
+    public static let version = 3
     public static let name = "imgsearch"
     public static let table = "imgsearch.images"
     public static let indexName = "images_embedding_idx"
@@ -35,6 +35,7 @@ public enum Schema {
             taken_at     timestamp,                  -- EXIF DateTimeOriginal (camera's wall clock)
             camera       text,                       -- EXIF Make and Model
             embedding    vector(\(dimension)) NOT NULL,  -- CLIP image embedding, L2-normalised
+            next_embedding vector,                   -- the next model's, while `index --reembed` runs
             indexed_at   timestamptz NOT NULL DEFAULT now()
         );
         CREATE INDEX IF NOT EXISTS \(indexName) ON imgsearch.images USING vectors (embedding vector_cos_ops);
@@ -68,7 +69,7 @@ public enum Schema {
             path = EXCLUDED.path, content_hash = EXCLUDED.content_hash, size_bytes = EXCLUDED.size_bytes,
             modified_at = EXCLUDED.modified_at, width = EXCLUDED.width, height = EXCLUDED.height,
             taken_at = EXCLUDED.taken_at, camera = EXCLUDED.camera,
-            embedding = EXCLUDED.embedding, indexed_at = now()
+            embedding = EXCLUDED.embedding, next_embedding = NULL, indexed_at = now()
         """
 
     /// The upgrades: `migrations[n - 1]` takes a database from version `n`
@@ -85,5 +86,23 @@ public enum Schema {
         ALTER TABLE imgsearch.images ADD CONSTRAINT images_path_bytes_key UNIQUE (path_bytes);
         ALTER TABLE imgsearch.images DROP CONSTRAINT images_path_key;
         """,
+        // 2 -> 3: room for the next model's embedding while re-embedding
+        // (any dimension; NULL outside a re-embed).
+        """
+        ALTER TABLE imgsearch.images ADD COLUMN next_embedding vector;
+        """,
     ]
+
+    /// Makes the re-embedded vectors the embeddings: the column takes the
+    /// new dimension (a rewrite of the table), the index is built again.
+    static func switchEmbeddings(dimension: Int) -> String {
+        """
+        DROP INDEX IF EXISTS imgsearch.\(indexName);
+        ALTER TABLE imgsearch.images ALTER COLUMN embedding TYPE vector(\(dimension)) USING next_embedding::vector(\(dimension));
+        ALTER TABLE imgsearch.images DROP COLUMN next_embedding;
+        ALTER TABLE imgsearch.images ADD COLUMN next_embedding vector;
+        CREATE INDEX \(indexName) ON imgsearch.images USING vectors (embedding vector_cos_ops);
+        DROP TABLE IF EXISTS pg_temp.imgsearch_staging;
+        """
+    }
 }

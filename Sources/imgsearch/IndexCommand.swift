@@ -22,15 +22,25 @@ struct IndexCommand: ParsableCommand {
             exit status is 1 if any failed.
 
             The first run creates the extension, the schema `imgsearch` and its HNSW index.
+
+            A library is tied to the model that made its embeddings. To change the model, \
+            `index --model NEW --reembed` embeds every stored photo again with NEW, in batches \
+            (resumable: run it again after an interruption); searches use the old embeddings \
+            until the last batch, then one transaction switches the library to NEW (changing \
+            the vector dimension and rebuilding the index if NEW's differs). Folders given \
+            with --reembed are indexed with NEW afterwards.
             """)
 
     @OptionGroup var database: DatabaseOptions
     @OptionGroup var modelOptions: ModelOptions
 
     @Argument(help: ArgumentHelp("Folders (or single image files) to index.", valueName: "dir"))
-    var directories: [String]
+    var directories: [String] = []
 
-    @Flag(name: .long, help: "Remove rows of files under the given folders that no longer exist.")
+    @Flag(name: .long, help: "Embed every stored photo again with --model (a model change), then switch the library to it.")
+    var reembed = false
+
+    @Flag(name: .long, help: "Remove rows of files under the given folders that no longer exist (with --reembed: rows whose files cannot be embedded again).")
     var prune = false
 
     @Option(name: .long, help: "Images per batch (and per transaction).")
@@ -44,7 +54,7 @@ struct IndexCommand: ParsableCommand {
 
     func validate() throws {
         guard batchSize > 0 else { throw ValidationError("--batch-size must be positive, got \(batchSize)") }
-        guard !directories.isEmpty else { throw ValidationError("give at least one folder to index") }
+        guard reembed || !directories.isEmpty else { throw ValidationError("give at least one folder to index") }
     }
 
     func run() throws {
@@ -53,7 +63,12 @@ struct IndexCommand: ParsableCommand {
             let (clip, identity) = try modelOptions.load()
             let session = try database.connect()
             defer { session.close() }
-            let library = try Library(connection: session.connection, model: identity, create: true)
+            var library = try Library(connection: session.connection, model: identity, create: true, reembed: reembed)
+            if reembed {
+                try self.reembed(library: library, model: clip, identity: identity, session: session)
+                guard !directories.isEmpty else { return }
+                library = try Library(connection: session.connection, model: identity, create: true)
+            }
             var options = Indexer.Options(roots: directories.map(CommandLine.rawArgument))
             options.prune = prune
             options.batchSize = batchSize
@@ -95,5 +110,43 @@ struct IndexCommand: ParsableCommand {
             .filter { $0.0 > 0 }.map { "\($0.0) \($0.0 == 1 ? $0.1 : $0.2)" }
         if links.skipped > 0 { line += ", \(links.skipped) skipped (\(reasons.joined(separator: ", ")))" }
         return line
+    }
+
+    /// `--reembed`: every row embedded again with the new model, then the
+    /// switch; prints what happened and fails when the switch had to wait.
+    func reembed(library: Library, model clip: CLIPModel, identity: ModelIdentity, session: Session) throws {
+        var options = Reembedder.Options()
+        options.batchSize = batchSize
+        options.applyEXIFOrientation = !ignoreExifOrientation
+        options.dropUnreadable = prune
+        let reembedder = Reembedder(library: library, model: clip, identity: identity, options: options,
+                                    progress: ProgressDisplay(quiet: quiet))
+        let report: ReembedReport
+        do {
+            report = try reembedder.run(shouldStop: { Interrupt.requested })
+        } catch let interrupted as IndexInterrupted {
+            FileHandle.standardError.write(Data("imgsearch: \(interrupted)\n".utf8))
+            session.close()
+            throw ExitCode(130)
+        }
+        var summary = "\(report.reembedded) re-embedded with model \(identity.name), \(report.failures.count) failed"
+        if report.dropped > 0 { summary += ", \(report.dropped) dropped" }
+        summary += " (\(String(format: "%.1f", report.seconds)) s)"
+        print(summary)
+        if report.switched {
+            print("the library is now model \(identity.name) (\(identity.dimension)-d); it was \(library.model?.name ?? "?")")
+        }
+        if !report.failures.isEmpty {
+            FileHandle.standardError.write(Data("failed:\n".utf8))
+            for failure in report.failures {
+                FileHandle.standardError.write(Data("  \(failure.path): \(failure.reason)\n".utf8))
+            }
+        }
+        if !report.switched {
+            FileHandle.standardError.write(Data(("imgsearch: not switched: \(report.failures.count) rows could not be embedded again; "
+                + "their rows keep model \(library.model?.name ?? "?"). Restore the files and run again, "
+                + "or add --prune to drop those rows at the switch\n").utf8))
+            throw ExitCode.failure
+        }
     }
 }

@@ -7,8 +7,10 @@ import json
 import os
 import pwd
 import shutil
+import signal
 import subprocess
 import tempfile
+import time
 import urllib.parse
 
 import numpy
@@ -234,7 +236,7 @@ def test_a_version_1_library_is_migrated(db, model, workspace):
     hits = [json.loads(line) for line in run("search", "--db", db, "--model", model, "x", "--json", "--limit", "100",
                                              check=0).stdout.splitlines()]
     assert len(hits) == good
-    assert query(db, "SELECT value FROM imgsearch.meta WHERE key = 'schema_version'") == [("2",)]
+    assert query(db, "SELECT value FROM imgsearch.meta WHERE key = 'schema_version'") == [("3",)]
     assert query(db, "SELECT count(*) FROM imgsearch.images WHERE path_bytes = convert_to(path, 'UTF8')")[0][0] == good
     again = run("index", "--db", db, "--model", model, library, check=0)
     assert f"{good} images found: 0 embedded, {good} unchanged" in again.stdout, again.stdout
@@ -242,11 +244,11 @@ def test_a_version_1_library_is_migrated(db, model, workspace):
     first = json.loads(run("similar", "--db", db, "--model", model, target, "--json", check=0).stdout.splitlines()[0])
     assert first["path"] == target and abs(first["distance"]) < 1e-6
     status = run("status", "--db", db, "--check", check=0).stdout
-    assert "schema:    imgsearch, version 2" in status and "integrity: ok" in status, status
+    assert "schema:    imgsearch, version 3" in status and "integrity: ok" in status, status
     # A newer schema than this imgsearch knows is refused, not misread.
     query(db, "UPDATE imgsearch.meta SET value = '99' WHERE key = 'schema_version' RETURNING 1")
     newer = run("search", "--db", db, "--model", model, "x", check=1)
-    assert "schema is version 99, newer than this imgsearch understands (2)" in newer.stderr, newer.stderr
+    assert "schema is version 99, newer than this imgsearch understands (3)" in newer.stderr, newer.stderr
 
 
 def test_symbolic_links_and_unreadable_folders(db, model, workspace):
@@ -350,3 +352,78 @@ def test_passwords_are_never_printed(password_db, model, workspace):
     broken = run("status", "--db", f"postgresql://{user}:s3cr%zz@/x?host=/nonexistent&bogus=1", check=1)
     assert "cannot connect to PostgreSQL" in broken.stderr
     assert_no_password(broken)
+
+
+def test_changing_the_model_reembeds_every_row(db, model, workspace):
+    """`index --model NEW --reembed`: every row re-embedded in batches,
+    resumable after an interruption, the old model's embeddings searchable
+    until the switch commits, then the column's dimension changed (24 -> 12)
+    and the index rebuilt; `status` says which model the rows come from."""
+    library = make_library(workspace, clipart=200, photos=0, broken=False)
+    total = good_image_count(library)
+    run("index", "--db", db, "--model", model, library, check=0)
+    other = test_index_search.model_directory("model_b", tempfile.mkdtemp(dir=workspace))
+    refused = run("index", "--db", db, "--model", other, library, check=1)
+    assert "holds embeddings of model model_a" in refused.stderr and "--reembed" in refused.stderr, refused.stderr
+
+    process = subprocess.Popen([test_index_search.BINARY, "index", "--db", db, "--model", other, "--reembed",
+                                "--batch-size", "4"], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    deadline = time.time() + 120
+    while time.time() < deadline and process.poll() is None:
+        if query(db, "SELECT count(next_embedding) FROM imgsearch.images")[0][0] >= 8:
+            break
+        time.sleep(0.02)
+    process.send_signal(signal.SIGINT)
+    _, stderr = process.communicate(timeout=120)
+    assert process.returncode == 130, stderr
+    done = query(db, "SELECT count(next_embedding) FROM imgsearch.images")[0][0]
+    assert 8 <= done < total, "the re-embed ended before it could be interrupted"
+
+    # Until the switch: the old model's rows answer, the new model is refused.
+    assert len(run("search", "--db", db, "--model", model, "x", "--json", "--limit", "1000", check=0).stdout.splitlines()) == total
+    pending = run("search", "--db", db, "--model", other, "x", check=1)
+    assert "re-embedding to model model_b" in pending.stderr and f"{done} of {total}" in pending.stderr, pending.stderr
+    status = run("status", "--db", db, check=0).stdout
+    assert f"model:     model_a, 24-d" in status and f"all {total} rows" in status, status
+    assert f"re-embed:  to model_b, 12-d" in status and f"{done} of {total} rows done" in status, status
+    # Indexing with the old model goes on meanwhile; the new file is re-embedded too.
+    test_daily_new = os.path.join(library, "new.png")
+    noise(3).save(test_daily_new)
+    run("index", "--db", db, "--model", model, library, check=0)
+
+    resumed = run("index", "--db", db, "--model", other, "--reembed", "--batch-size", "4", check=0)
+    assert f"{total + 1 - done} re-embedded" in resumed.stdout and "now model model_b (12-d)" in resumed.stdout, resumed.stdout
+    assert query(db, "SELECT format_type(atttypid, atttypmod) FROM pg_attribute "
+                     "WHERE attrelid = 'imgsearch.images'::regclass AND attname = 'embedding'") == [("vector(12)",)]
+    status = run("status", "--db", db, "--model", other, "--check", check=0).stdout
+    assert "model:     model_b, 12-d" in status and "(matches" in status and "integrity: ok" in status, status
+    assert "re-embed:" not in status
+    hits = [json.loads(line) for line in run("search", "--db", db, "--model", other, "x", "--json", "--limit", "1000",
+                                             check=0).stdout.splitlines()]
+    assert len(hits) == total + 1
+    first = json.loads(run("similar", "--db", db, "--model", other, test_daily_new, "--json", check=0).stdout.splitlines()[0])
+    assert first["path"] == test_daily_new and abs(first["distance"]) < 1e-5
+    assert "holds embeddings of model model_b" in run("search", "--db", db, "--model", model, "x", check=1).stderr
+    again = run("index", "--db", db, "--model", other, library, check=0)
+    assert f"{total + 1} images found: 0 embedded, {total + 1} unchanged" in again.stdout
+
+
+def test_a_reembed_waits_for_missing_files_or_drops_them(db, model, workspace):
+    library = make_library(workspace, clipart=4, photos=0, broken=False)
+    total = good_image_count(library)
+    run("index", "--db", db, "--model", model, library, check=0)
+    gone = os.path.join(library, "clipart", sorted(f for f in os.listdir(os.path.join(library, "clipart")) if f.endswith(".png"))[-1])
+    os.remove(gone)
+    other = test_index_search.model_directory("model_b", tempfile.mkdtemp(dir=workspace))
+    blocked = run("index", "--db", db, "--model", other, "--reembed", check=1)
+    assert f"{total - 1} re-embedded with model model_b, 1 failed" in blocked.stdout, blocked.stdout
+    assert f"  {gone}: cannot read file: No such file or directory" in blocked.stderr
+    assert "not switched" in blocked.stderr and "--prune" in blocked.stderr
+    assert len(run("search", "--db", db, "--model", model, "x", "--json", "--limit", "100", check=0).stdout.splitlines()) == total
+    # --prune drops the row at the switch; folders given are then indexed with the new model.
+    extra = make_library(workspace, clipart=2, photos=0, broken=False)
+    switched = run("index", "--db", db, "--model", other, "--reembed", "--prune", extra, check=0)
+    assert "0 re-embedded with model model_b, 1 failed, 1 dropped" in switched.stdout, switched.stdout
+    assert f"{good_image_count(extra)} embedded" in switched.stdout
+    assert query(db, "SELECT count(*) FROM imgsearch.images")[0][0] == total - 1 + good_image_count(extra)
+    assert "model:     model_b, 12-d" in run("status", "--db", db, check=0).stdout
