@@ -63,8 +63,9 @@ public final class EmbeddedServer {
             try runTool("pg_ctl", ["start", "-w", "-t", "60", "-D", dataDirectory, "-l", home + "/server.log"],
                         failure: "the embedded PostgreSQL did not start (see \(home)/server.log)")
         }
-        if fresh {
-            let admin = try Connection(connectionString(database: "postgres"))
+        // Also after a run that ended between initdb and CREATE DATABASE.
+        let admin = try Connection(connectionString(database: "postgres"))
+        if try admin.execute("SELECT 1 FROM pg_database WHERE datname = $1", [Self.databaseName]).rows.isEmpty {
             try admin.run("CREATE DATABASE \(Self.databaseName)")
         }
         return connectionString(database: Self.databaseName)

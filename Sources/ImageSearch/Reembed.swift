@@ -94,7 +94,7 @@ public final class Reembedder {
         let connection = library.connection
         let pending = Int(try connection.execute(
             "SELECT count(*) FROM imgsearch.images WHERE next_embedding IS NULL").scalar ?? "0") ?? 0
-        progress.start(total: max(0, pending - failed.count))
+        progress.start(total: max(0, pending - failed.count), verb: ("re-embedding", "re-embedded"))
         var lastID: Int64 = 0
         var done = 0
         while true {
