@@ -173,6 +173,18 @@ public final class Reembedder {
         return try connection.transaction {
             try connection.execute("SELECT pg_advisory_xact_lock($1)", ["\(Schema.advisoryLockKey)"])
             try connection.run("LOCK TABLE imgsearch.images IN SHARE ROW EXCLUSIVE MODE")
+            // Another run of the same re-embed may have switched already, or
+            // a re-embed to yet another model may have replaced this one.
+            let meta = Dictionary(try connection.execute(
+                "SELECT key, value FROM imgsearch.meta WHERE key IN ('model_fingerprint', 'next_model_fingerprint')")
+                .rows.map { ($0[0]!, $0[1]!) }, uniquingKeysWith: { a, _ in a })
+            if meta["model_fingerprint"] == identity.fingerprint && meta["next_model_fingerprint"] == nil {
+                return .switched
+            }
+            guard meta["next_model_fingerprint"] == identity.fingerprint else {
+                throw Library.Error(description: "another imgsearch started re-embedding this database with a different model "
+                    + "(fingerprint \(meta["next_model_fingerprint"]?.prefix(12) ?? "none")); this run's work was discarded")
+            }
             let missing = try connection.execute("SELECT id FROM imgsearch.images WHERE next_embedding IS NULL")
                 .rows.map { Int64($0[0]!)! }
             if missing.contains(where: { !failed.contains($0) }) { return .rowsAdded }

@@ -121,19 +121,20 @@ def test_concurrent_first_runs_on_the_embedded_server(model, workspace):
         assert not os.path.exists(os.path.join(data, "postmaster.pid")), "the server was left running"
 
 
-def test_concurrent_first_runs_on_one_database(db, model, workspace):
+@pytest.mark.parametrize("count", [2, 3])
+def test_concurrent_first_runs_on_one_database(db, model, workspace, count):
     """Runs that start together on an empty database: one creates the
     extension and the schema, none fails on the catalog, every file is stored
-    once."""
-    libraries = [make_library(workspace, clipart=6, photos=1, broken=False) for _ in range(2)]
+    once (two of the runs index the same folder)."""
+    libraries = [make_library(workspace, clipart=6, photos=1, broken=False) for _ in range(count - 1)]
     results = run_together(*[("index", "--db", db, "--model", model, library) for library in libraries + libraries[:1]])
     assert_all_succeeded(results)
     good = sum(good_image_count(library) for library in libraries)
     assert query(db, "SELECT count(*), count(DISTINCT path) FROM imgsearch.images")[0] == (good, good)
-    searches = run_together(*[("search", "--db", db, "--model", model, "x", "--json", "--limit", "100")] * 3,
-                            ("index", "--db", db, "--model", model, libraries[1]))
+    searches = run_together(*[("search", "--db", db, "--model", model, "x", "--json", "--limit", "100")] * count,
+                            ("index", "--db", db, "--model", model, libraries[-1]))
     assert_all_succeeded(searches)
-    assert all(len(r.stdout.splitlines()) == good for r in searches[:3])
+    assert all(len(r.stdout.splitlines()) == good for r in searches[:count])
 
 
 def noise(seed, size=(96, 96)):
@@ -427,3 +428,26 @@ def test_a_reembed_waits_for_missing_files_or_drops_them(db, model, workspace):
     assert f"{good_image_count(extra)} embedded" in switched.stdout
     assert query(db, "SELECT count(*) FROM imgsearch.images")[0][0] == total - 1 + good_image_count(extra)
     assert "model:     model_b, 12-d" in run("status", "--db", db, check=0).stdout
+
+
+def test_concurrent_reembeds_and_an_index_run(db, model, workspace):
+    """Two re-embeds to the same model and an index run with the old one,
+    started together: the library ends on the new model with every row, once."""
+    library = make_library(workspace, clipart=40, photos=0, broken=False)
+    total = good_image_count(library)
+    run("index", "--db", db, "--model", model, library, check=0)
+    other = test_index_search.model_directory("model_b", tempfile.mkdtemp(dir=workspace))
+    extra = make_library(workspace, clipart=3, photos=0, broken=False)
+    results = run_together(("index", "--db", db, "--model", other, "--reembed", "--batch-size", "4"),
+                           ("index", "--db", db, "--model", other, "--reembed", "--batch-size", "4"),
+                           ("index", "--db", db, "--model", model, extra))
+    for r in results[:2]:
+        assert r.returncode == 0, r.stderr
+    # The old-model run either finished before the switch or was refused after it.
+    assert results[2].returncode == 0 or "holds embeddings of model model_b" in results[2].stderr, results[2].stderr
+    run("index", "--db", db, "--model", other, extra, check=0)
+    expected = total + good_image_count(extra)
+    assert query(db, "SELECT count(*), count(DISTINCT path_bytes) FROM imgsearch.images")[0] == (expected, expected)
+    status = run("status", "--db", db, "--check", check=0).stdout
+    assert "model:     model_b, 12-d" in status and "integrity: ok" in status and "re-embed:" not in status, status
+    assert len(run("search", "--db", db, "--model", other, "x", "--json", "--limit", "1000", check=0).stdout.splitlines()) == expected
