@@ -32,6 +32,12 @@ public struct CopyBinaryWriter {
         bytes += utf8
     }
 
+    /// A `bytea` value: its bytes as they are.
+    public mutating func append(bytes value: [UInt8]) {
+        append(UInt32(value.count))
+        bytes += value
+    }
+
     public mutating func append(int8 value: Int64) {
         append(UInt32(8))
         append(UInt64(bitPattern: value))

@@ -6,7 +6,16 @@ import Foundation
 public struct DatabaseError: Error, CustomStringConvertible {
     public var message: String
     public var sqlState: String?
+    /// The server's one-line message without severity, context or hint
+    /// (libpq's own errors: the whole message).
+    public var primary: String
     public var description: String { message }
+
+    public init(message: String, sqlState: String? = nil, primary: String? = nil) {
+        self.message = message
+        self.sqlState = sqlState
+        self.primary = primary ?? message
+    }
 }
 
 /// The rows of one statement, every value in PostgreSQL's text form.
@@ -24,7 +33,8 @@ public struct QueryResult: Sendable {
 public final class Connection {
     private let handle: OpaquePointer
 
-    /// Connects with a libpq connection string or `postgresql://` URL.
+    /// Connects with a libpq connection string or `postgresql://` URL. An
+    /// error never contains the password.
     public init(_ connectionString: String) throws {
         guard let handle = PQconnectdb(connectionString) else {
             throw DatabaseError(message: "out of memory allocating a libpq connection")
@@ -32,7 +42,8 @@ public final class Connection {
         self.handle = handle
         guard PQstatus(handle) == CONNECTION_OK else {
             // deinit runs for a throwing init once every property is set: it closes the handle.
-            let message = Self.trimmed(PQerrorMessage(handle))
+            // libpq quotes parts of a string it cannot parse, the password too.
+            let message = ConnectionString(connectionString).scrub(Self.trimmed(PQerrorMessage(handle)))
             throw DatabaseError(message: "cannot connect to PostgreSQL: \(message)")
         }
         // Notices (e.g. "relation already exists, skipping") are for people
@@ -109,7 +120,8 @@ public final class Connection {
             return
         default:
             let state = PQresultErrorField(result, Int32(UInt8(ascii: "C"))).map { String(cString: $0) }
-            throw DatabaseError(message: Self.trimmed(PQresultErrorMessage(result)), sqlState: state)
+            let primary = PQresultErrorField(result, Int32(UInt8(ascii: "M"))).map { String(cString: $0) }
+            throw DatabaseError(message: Self.trimmed(PQresultErrorMessage(result)), sqlState: state, primary: primary)
         }
     }
 

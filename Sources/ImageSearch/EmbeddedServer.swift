@@ -11,6 +11,9 @@ import Foundation
 /// - Every imgsearch process using it holds a shared `flock` on
 ///   `<home>/server.lock`; a process that ends and can then take the lock
 ///   exclusively is the last user and stops the server.
+/// - Creating the cluster and starting the server happen under an exclusive
+///   `flock` on `<home>/init.lock`, so processes starting together do not
+///   race (one runs initdb and pg_ctl start, the others wait and reuse).
 public final class EmbeddedServer {
     public let home: String
     public var dataDirectory: String { home + "/pgdata" }
@@ -43,23 +46,45 @@ public final class EmbeddedServer {
 
     /// Creates the cluster on first use, starts it unless it is running, and
     /// returns a libpq connection string for its `imgsearch` database.
+    ///
+    /// Safe when several processes start at once: each first takes its
+    /// shared claim on `server.lock` (so no last user can stop the server
+    /// under it), then creating and starting happen under an exclusive lock
+    /// on `init.lock`, one process at a time; the others find the cluster
+    /// made and the server running.
     public func start() throws -> String {
         try FileManager.default.createDirectory(atPath: home, withIntermediateDirectories: true)
-        lockDescriptor = open(home + "/server.lock", O_RDWR | O_CREAT | O_CLOEXEC, 0o600)
-        guard lockDescriptor >= 0, flock(lockDescriptor, LOCK_SH) == 0 else {
-            throw EmbeddedServerError("cannot lock \(home)/server.lock: \(String(cString: strerror(errno)))")
-        }
+        lockDescriptor = try Self.lock(home + "/server.lock", LOCK_SH)
+        let initLock = try Self.lock(home + "/init.lock", LOCK_EX)
+        defer { close(initLock) }
         let fresh = !FileManager.default.fileExists(atPath: dataDirectory + "/PG_VERSION")
         if fresh { try initialize() }
         if !isRunning() {
             try runTool("pg_ctl", ["start", "-w", "-t", "60", "-D", dataDirectory, "-l", home + "/server.log"],
                         failure: "the embedded PostgreSQL did not start (see \(home)/server.log)")
         }
-        if fresh {
-            let admin = try Connection(connectionString(database: "postgres"))
+        // Also after a run that ended between initdb and CREATE DATABASE.
+        let admin = try Connection(connectionString(database: "postgres"))
+        if try admin.execute("SELECT 1 FROM pg_database WHERE datname = $1", [Self.databaseName]).rows.isEmpty {
             try admin.run("CREATE DATABASE \(Self.databaseName)")
         }
         return connectionString(database: Self.databaseName)
+    }
+
+    /// Opens (creating) `path` and takes a `flock` on it, waiting for it.
+    private static func lock(_ path: String, _ operation: Int32) throws -> Int32 {
+        let descriptor = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0o600)
+        guard descriptor >= 0 else {
+            throw EmbeddedServerError("cannot open \(path): \(String(cString: strerror(errno)))")
+        }
+        var status: Int32
+        repeat { status = flock(descriptor, operation) } while status != 0 && errno == EINTR
+        guard status == 0 else {
+            let reason = String(cString: strerror(errno))
+            close(descriptor)
+            throw EmbeddedServerError("cannot lock \(path): \(reason)")
+        }
+        return descriptor
     }
 
     /// Releases this process's claim; the last user stops the server.
@@ -82,11 +107,16 @@ public final class EmbeddedServer {
         return "host=\(quoted(dataDirectory)) port=\(Self.port) dbname=\(quoted(database))"
     }
 
+    /// Makes the cluster in a scratch directory and renames it into place,
+    /// so that `pgdata` is either absent or complete. Runs under `init.lock`.
     private func initialize() throws {
-        // initdb wants an empty or missing directory: clear a half-made one.
+        let scratch = home + "/pgdata.new"
+        // initdb wants an empty or missing directory: clear a half-made one
+        // (a run that crashed here; nobody else can be here now).
+        try? FileManager.default.removeItem(atPath: scratch)
         try? FileManager.default.removeItem(atPath: dataDirectory)
-        try runTool("initdb", ["-D", dataDirectory, "--auth=trust", "--encoding=UTF8", "--locale=C", "--no-instructions"],
-                    failure: "initdb failed creating \(dataDirectory)")
+        try runTool("initdb", ["-D", scratch, "--auth=trust", "--encoding=UTF8", "--locale=C", "--no-instructions"],
+                    failure: "initdb failed creating \(scratch)")
         let settings = """
 
             # imgsearch: a private server on a unix socket in this directory.
@@ -95,10 +125,13 @@ public final class EmbeddedServer {
             port = \(Self.port)
 
             """
-        let handle = try FileHandle(forWritingTo: URL(fileURLWithPath: dataDirectory + "/postgresql.conf"))
+        let handle = try FileHandle(forWritingTo: URL(fileURLWithPath: scratch + "/postgresql.conf"))
         try handle.seekToEnd()
         try handle.write(contentsOf: Data(settings.utf8))
         try handle.close()
+        guard rename(scratch, dataDirectory) == 0 else {
+            throw EmbeddedServerError("cannot rename \(scratch) to \(dataDirectory): \(String(cString: strerror(errno)))")
+        }
     }
 
     private func isRunning() -> Bool {

@@ -13,6 +13,8 @@ public struct IndexReport: Sendable {
     /// Indexed files under the roots that no longer exist (without --prune).
     public var missing = 0
     public var failures: [(path: String, reason: String)] = []
+    /// The symbolic links met below the folders.
+    public var links = LinkCounts()
     public var seconds = 0.0
 }
 
@@ -26,13 +28,14 @@ public struct IndexInterrupted: Error, CustomStringConvertible {
 /// changed files, batch by batch, one transaction per batch.
 public final class Indexer {
     public struct Options: Sendable {
-        public var roots: [String]
+        /// The folders (or files) given, as their bytes.
+        public var roots: [RawPath]
         public var prune = false
         public var batchSize = 16
         /// Photo libraries show photos upright, so embed them upright.
         public var applyEXIFOrientation = true
 
-        public init(roots: [String]) { self.roots = roots }
+        public init(roots: [RawPath]) { self.roots = roots }
     }
 
     let library: Library
@@ -60,17 +63,19 @@ public final class Indexer {
     public func run(shouldStop: @escaping @Sendable () -> Bool) throws -> IndexReport {
         let started = Date()
         var report = IndexReport()
-        let (files, scanErrors) = FileScan.scan(roots: options.roots)
-        report.failures += scanErrors
+        let scan = FileScan.scan(roots: options.roots)
+        let files = scan.files
+        report.failures += scan.errors
+        report.links = scan.links
         report.scanned = files.count
         let stored = try storedFiles()
 
         let work = files.filter { file in
-            guard let old = stored[file.path] else { return true }
+            guard let old = stored[file.raw] else { return true }
             return old.size != file.size || old.modifiedMicros != file.modifiedMicros
         }
         report.unchanged = files.count - work.count
-        try pruneOrCount(found: Set(files.map(\.path)), stored: stored, report: &report)
+        try pruneOrCount(found: Set(files.map(\.raw)), stored: stored, report: &report)
 
         try library.connection.run(Schema.createStaging(dimension: library.model!.dimension))
         progress.start(total: work.count)
@@ -99,52 +104,55 @@ public final class Indexer {
         return report
     }
 
-    private func storedFiles() throws -> [String: StoredFile] {
+    private func storedFiles() throws -> [RawPath: StoredFile] {
         let rows = try library.connection.execute("""
-            SELECT path, size_bytes, (extract(epoch FROM modified_at) * 1000000)::bigint, content_hash
+            SELECT encode(path_bytes, 'hex'), size_bytes, (extract(epoch FROM modified_at) * 1000000)::bigint, content_hash
             FROM imgsearch.images
             """).rows
-        var stored: [String: StoredFile] = [:]
+        var stored: [RawPath: StoredFile] = [:]
         stored.reserveCapacity(rows.count)
         for row in rows {
-            stored[row[0]!] = StoredFile(size: Int64(row[1]!)!, modifiedMicros: Int64(row[2]!)!, hash: row[3]!)
+            stored[RawPath(byteaHex: row[0]!)!] = StoredFile(size: Int64(row[1]!)!, modifiedMicros: Int64(row[2]!)!, hash: row[3]!)
         }
         return stored
     }
 
     /// Rows under the roots whose files are gone: deleted with `prune`,
     /// counted otherwise.
-    private func pruneOrCount(found: Set<String>, stored: [String: StoredFile], report: inout IndexReport) throws {
+    private func pruneOrCount(found: Set<RawPath>, stored: [RawPath: StoredFile], report: inout IndexReport) throws {
         let roots = options.roots.map(FileScan.canonicalPath)
         let gone = stored.keys.filter { path in
-            !found.contains(path) && roots.contains { root in path == root || path.hasPrefix(root.hasSuffix("/") ? root : root + "/") }
+            !found.contains(path) && roots.contains { root in path.isInside(root) }
         }.sorted()
         guard options.prune else {
             report.missing = gone.count
             return
         }
         for start in stride(from: 0, to: gone.count, by: 1000) {
-            let chunk = Array(gone[start..<min(start + 1000, gone.count)])
-            try library.connection.execute("DELETE FROM imgsearch.images WHERE path = ANY($1::text[])", [postgresArrayLiteral(chunk)])
+            let chunk = gone[start..<min(start + 1000, gone.count)].map(\.byteaLiteral)
+            try library.connection.execute("DELETE FROM imgsearch.images WHERE path_bytes = ANY($1::bytea[])", [postgresArrayLiteral(chunk)])
         }
         report.pruned = gone.count
     }
 
     /// Reads, hashes, decodes and preprocesses a batch on all cores.
-    static func prepare(_ batch: [ScannedFile], stored: [String: StoredFile], model: CLIPModel,
+    static func prepare(_ batch: [ScannedFile], stored: [RawPath: StoredFile], model: CLIPModel,
                         applyEXIFOrientation: Bool) -> [Prepared] {
         let results = ResultSlots<Prepared>(count: batch.count)
         let decoder = ImageDecoder(applyEXIFOrientation: applyEXIFOrientation)
         DispatchQueue.concurrentPerform(iterations: batch.count) { i in
             let file = batch[i]
-            guard let data = FileManager.default.contents(atPath: file.path) else {
-                results[i] = .failed("cannot read file")
+            let data: Data
+            switch file.raw.readContents() {
+            case .success(let contents): data = contents
+            case .failure(let error):
+                results[i] = .failed("cannot read file: \(error)")
                 return
             }
             var hasher = SHA256()
             hasher.update(data)
             let hash = SHA256.hex(hasher.finalize())
-            if stored[file.path]?.hash == hash {
+            if stored[file.raw]?.hash == hash {
                 results[i] = .sameContent(hash: hash)
                 return
             }
@@ -181,28 +189,76 @@ public final class Indexer {
         let embeddings = images.isEmpty ? [] : try model.embed(pixelValues: pixels)
         if shouldStop() { throw IndexInterrupted() }
 
+        let rows = zip(images, embeddings).map { image, embedding in
+            StagedRow(file: image.0, hash: image.1, width: image.2, height: image.3, metadata: image.4, embedding: embedding)
+        }
+        do {
+            try write(rows, touched: touched, shouldStop: shouldStop)
+        } catch is DatabaseError where rows.count + touched.count > 1 {
+            // One row the server refuses must not cost the others: write
+            // each on its own and report the ones refused, with the reason.
+            for row in rows {
+                do {
+                    try write([row], touched: [], shouldStop: shouldStop)
+                    report.embedded += 1
+                } catch let error as DatabaseError {
+                    failures.append((row.file.path, "not stored: \(error.primary)"))
+                }
+            }
+            for file in touched {
+                do {
+                    try write([], touched: [file], shouldStop: shouldStop)
+                    report.touched += 1
+                } catch let error as DatabaseError {
+                    failures.append((file.0.path, "not stored: \(error.primary)"))
+                }
+            }
+            report.failures += failures
+            return
+        } catch let error as DatabaseError {
+            let path = rows.first?.file.path ?? touched.first?.0.path ?? "?"
+            report.failures += failures + [(path, "not stored: \(error.primary)")]
+            return
+        }
+        report.embedded += images.count
+        report.touched += touched.count
+        report.failures += failures
+    }
+
+    /// One embedded file, as it goes into the staging table.
+    struct StagedRow {
+        var file: ScannedFile
+        var hash: String
+        var width: Int, height: Int
+        var metadata: PhotoMetadata
+        var embedding: [Float]
+    }
+
+    /// Stores embedded rows and updates touched ones in one transaction.
+    private func write(_ rows: [StagedRow], touched: [(ScannedFile, String)], shouldStop: () -> Bool) throws {
         var copy = CopyBinaryWriter()
-        for ((file, hash, width, height, metadata), embedding) in zip(images, embeddings) {
-            copy.beginRow(fieldCount: 9)
-            copy.append(text: file.path)
-            copy.append(text: hash)
-            copy.append(int8: file.size)
-            copy.append(timestampMicrosSince1970: file.modifiedMicros)
-            copy.append(int4: Int32(width))
-            copy.append(int4: Int32(height))
-            if let taken = metadata.takenAt.flatMap(Self.wallClockMicros) {
+        for row in rows {
+            copy.beginRow(fieldCount: 10)
+            copy.append(bytes: row.file.raw.bytes)
+            copy.append(text: row.file.path)
+            copy.append(text: row.hash)
+            copy.append(int8: row.file.size)
+            copy.append(timestampMicrosSince1970: row.file.modifiedMicros)
+            copy.append(int4: Int32(row.width))
+            copy.append(int4: Int32(row.height))
+            if let taken = row.metadata.takenAt.flatMap(Self.wallClockMicros) {
                 copy.append(timestampMicrosSince1970: taken)
             } else {
                 copy.appendNull()
             }
-            if let camera = metadata.camera { copy.append(text: camera) } else { copy.appendNull() }
-            copy.append(vector: embedding)
+            if let camera = row.metadata.camera { copy.append(text: camera) } else { copy.appendNull() }
+            copy.append(vector: row.embedding)
         }
         copy.finish()
 
         let connection = library.connection
         try connection.transaction {
-            if !images.isEmpty {
+            if !rows.isEmpty {
                 try connection.copyIn(Schema.copyIntoStaging, data: copy.bytes)
                 try connection.run(Schema.upsertFromStaging)
             }
@@ -210,14 +266,11 @@ public final class Indexer {
                 try connection.execute("""
                     UPDATE imgsearch.images
                     SET size_bytes = $2, modified_at = to_timestamp($3::bigint / 1000000.0), content_hash = $4
-                    WHERE path = $1
-                    """, [file.path, "\(file.size)", "\(file.modifiedMicros)", hash])
+                    WHERE path_bytes = $1::bytea
+                    """, [file.raw.byteaLiteral, "\(file.size)", "\(file.modifiedMicros)", hash])
             }
             if shouldStop() { throw IndexInterrupted() }
         }
-        report.embedded += images.count
-        report.touched += touched.count
-        report.failures += failures
     }
 
     /// EXIF wall-clock time as microseconds since 1970 read as if UTC, which

@@ -37,6 +37,9 @@ public final class Library {
     /// The model the stored embeddings came from (nil: nothing indexed yet
     /// and no model given).
     public let model: ModelIdentity?
+    /// The model a re-embed (`index --reembed`) is moving the rows to, while
+    /// one is unfinished.
+    public let next: ModelIdentity?
 
     public struct Error: Swift.Error, CustomStringConvertible {
         public var description: String
@@ -44,7 +47,8 @@ public final class Library {
 
     /// Opens a database; with `create`, makes the extension, schema and index
     /// on first use (that needs `model`, which fixes the vector dimension).
-    public init(connection: Connection, model: ModelIdentity?, create: Bool) throws {
+    /// Another model than the stored one is refused unless `reembed`.
+    public init(connection: Connection, model: ModelIdentity?, create: Bool, reembed: Bool = false) throws {
         self.connection = connection
         let available = try connection.execute(
             "SELECT default_version FROM pg_available_extensions WHERE name = 'vectors'").scalar
@@ -53,24 +57,10 @@ public final class Library {
                 + "(version \(connection.serverVersion / 10000)); install it with `make install` in the imgsearch source tree "
                 + "(as root, for the server whose pg_config is first on the PATH)")
         }
-        let exists = try connection.execute("SELECT to_regclass('imgsearch.meta') IS NOT NULL").scalar == "t"
-        if !exists {
-            guard create, let model else {
-                self.model = nil
-                try Self.useExtensionSchema(connection)
-                return
-            }
-            try connection.transaction {
-                try connection.run("CREATE EXTENSION IF NOT EXISTS vectors")
-                try Self.useExtensionSchema(connection)
-                try connection.run(Schema.create(dimension: model.dimension))
-                for (key, value) in [("schema_version", "\(Schema.version)"), ("model_name", model.name),
-                                     ("dimension", "\(model.dimension)"), ("model_fingerprint", model.fingerprint)] {
-                    try connection.execute("INSERT INTO imgsearch.meta VALUES ($1, $2) ON CONFLICT (key) DO NOTHING", [key, value])
-                }
-            }
-        } else {
-            try Self.useExtensionSchema(connection)
+        guard try Self.prepareSchema(connection, model: create ? model : nil) else {
+            self.model = nil
+            self.next = nil
+            return
         }
         let meta = Dictionary(
             try connection.execute("SELECT key, value FROM imgsearch.meta").rows.map { ($0[0]!, $0[1]!) },
@@ -83,12 +73,74 @@ public final class Library {
             throw Error(description: "imgsearch.meta is incomplete (schema_version, model_name, dimension, model_fingerprint expected)")
         }
         let stored = ModelIdentity(name: name, dimension: dimension, fingerprint: fingerprint)
-        if let model, model != stored {
+        let next: ModelIdentity? = if let name = meta["next_model_name"], let dimension = Int(meta["next_dimension"] ?? ""),
+                                      let fingerprint = meta["next_model_fingerprint"] {
+            ModelIdentity(name: name, dimension: dimension, fingerprint: fingerprint)
+        } else { nil }
+        if let model, model != stored, !reembed {
+            if model == next {
+                let row = try connection.execute("SELECT count(next_embedding), count(*) FROM imgsearch.images").rows[0]
+                throw Error(description: "this database is re-embedding to model \(model.name) (\(row[0] ?? "?") of \(row[1] ?? "?") rows done); "
+                    + "its rows come from model \(stored.name) until `imgsearch index --model DIR --reembed` finishes the change")
+            }
             throw Error(description: "this database holds embeddings of model \(stored.name) (\(stored.dimension)-d, fingerprint \(stored.fingerprint.prefix(12))), "
                 + "but the model given is \(model.name) (\(model.dimension)-d, fingerprint \(model.fingerprint.prefix(12))); "
-                + "use the same model, or another database (--db or IMGSEARCH_HOME)")
+                + "use the same model, another database (--db or IMGSEARCH_HOME), "
+                + "or move every row to the new model with `imgsearch index --model DIR --reembed`")
         }
         self.model = stored
+        self.next = next
+    }
+
+    /// The schema version a database records, nil when it has no imgsearch
+    /// schema.
+    static func storedVersion(_ connection: Connection) throws -> Int? {
+        guard try connection.execute("SELECT to_regclass('imgsearch.meta') IS NOT NULL").scalar == "t" else { return nil }
+        let text = try connection.execute("SELECT value FROM imgsearch.meta WHERE key = 'schema_version'").scalar
+        return Int(text ?? "") ?? 0
+    }
+
+    /// Makes the schema current: creates it when absent and `model` is
+    /// given (it fixes the dimension), upgrades an older version in place.
+    /// Returns whether the schema exists now.
+    ///
+    /// Processes starting together on one database are serialized by a
+    /// transaction-level advisory lock, and each looks again once it holds
+    /// it: concurrent CREATE ... IF NOT EXISTS can fail on the catalog's
+    /// unique indexes, and a migration must run once.
+    static func prepareSchema(_ connection: Connection, model: ModelIdentity?) throws -> Bool {
+        let seen = try storedVersion(connection)
+        if let seen, seen >= Schema.version {
+            try useExtensionSchema(connection)
+            return true
+        }
+        guard seen != nil || model != nil else {
+            try useExtensionSchema(connection)
+            return false
+        }
+        try connection.transaction {
+            try connection.execute("SELECT pg_advisory_xact_lock($1)", ["\(Schema.advisoryLockKey)"])
+            guard let version = try storedVersion(connection) else {
+                guard let model else { throw Error(description: "the imgsearch schema was dropped while opening it") }
+                try connection.run("CREATE EXTENSION IF NOT EXISTS vectors")
+                try useExtensionSchema(connection)
+                try connection.run(Schema.create(dimension: model.dimension))
+                for (key, value) in [("schema_version", "\(Schema.version)"), ("model_name", model.name),
+                                     ("dimension", "\(model.dimension)"), ("model_fingerprint", model.fingerprint)] {
+                    try connection.execute("INSERT INTO imgsearch.meta VALUES ($1, $2) ON CONFLICT (key) DO NOTHING", [key, value])
+                }
+                return
+            }
+            try useExtensionSchema(connection)
+            guard version >= 1 else { return }  // unreadable: refused below with the version seen
+            for step in version..<max(version, Schema.version) {
+                try connection.run(Schema.migrations[step - 1])
+            }
+            if version < Schema.version {
+                try connection.execute("UPDATE imgsearch.meta SET value = $1 WHERE key = 'schema_version'", ["\(Schema.version)"])
+            }
+        }
+        return true
     }
 
     /// Whether the tables exist (a fresh database has none until `index`).

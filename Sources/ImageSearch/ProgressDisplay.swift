@@ -14,10 +14,15 @@ public final class ProgressDisplay {
         self.isTerminal = isTerminal
     }
 
-    public func start(total: Int) {
+    private var verb = ("indexing", "indexed")
+
+    /// Starts counting `total` images; `verb` names the work in the plain
+    /// lines (present and past tense).
+    public func start(total: Int, verb: (String, String) = ("indexing", "indexed")) {
         self.total = total
+        self.verb = verb
         started = Date()
-        if !quiet && !isTerminal && total > 0 { write("indexing \(total) images\n") }
+        if !quiet && !isTerminal && total > 0 { write("\(verb.0) \(total) images\n") }
     }
 
     public func update(done: Int) {
@@ -32,7 +37,7 @@ public final class ProgressDisplay {
             write("\r[\(bar)] \(numbers)\u{1B}[K")
         } else if Date().timeIntervalSince(lastLine) >= 5 || done == total {
             lastLine = Date()
-            write("indexed \(numbers)\n")
+            write("\(verb.1) \(numbers)\n")
         }
     }
 

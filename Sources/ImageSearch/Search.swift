@@ -70,7 +70,10 @@ public struct SearchHit: Sendable, Equatable {
     public var rank: Int
     /// Cosine distance, 0 (same direction) to 2.
     public var distance: Double
+    /// The path for display (invalid UTF-8 shown as U+FFFD).
     public var path: String
+    /// The path itself.
+    public var rawPath: RawPath
     public var takenAt: String?
     public var camera: String?
 }
@@ -82,7 +85,7 @@ extension Library {
     public func search(embedding: [Float], filter: SearchFilter, limit: Int) throws -> [SearchHit] {
         let (conditions, filterParameters) = filter.whereClause(firstParameter: 3)
         let sql = """
-            SELECT path, embedding <=> $1::vector, taken_at::text, camera
+            SELECT path, embedding <=> $1::vector, taken_at::text, camera, encode(path_bytes, 'hex')
             FROM imgsearch.images
             \(conditions.isEmpty ? "" : "WHERE " + conditions.joined(separator: " AND "))
             ORDER BY embedding <=> $1::vector
@@ -94,13 +97,15 @@ extension Library {
             return try connection.execute(sql, [literal, "\(limit)"] + filterParameters).rows
         }
         return rows.enumerated().map { i, row in
-            SearchHit(rank: i + 1, distance: Double(row[1]!)!, path: row[0]!, takenAt: row[2], camera: row[3])
+            SearchHit(rank: i + 1, distance: Double(row[1]!)!, path: row[0]!, rawPath: RawPath(byteaHex: row[4]!)!,
+                      takenAt: row[2], camera: row[3])
         }
     }
 
     /// The stored embedding of an indexed file, if it is indexed.
-    public func storedEmbedding(path: String) throws -> [Float]? {
-        guard let text = try connection.execute("SELECT embedding::text FROM imgsearch.images WHERE path = $1", [path]).scalar else {
+    public func storedEmbedding(path: RawPath) throws -> [Float]? {
+        guard let text = try connection.execute("SELECT embedding::text FROM imgsearch.images WHERE path_bytes = $1::bytea",
+                                                [path.byteaLiteral]).scalar else {
             return nil
         }
         return text.dropFirst().dropLast().split(separator: ",").map { Float($0)! }

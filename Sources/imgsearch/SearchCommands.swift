@@ -52,13 +52,17 @@ struct ResultOptions: ParsableArguments {
         if json {
             for hit in hits {
                 var fields = ["\"rank\":\(hit.rank)", "\"distance\":\(hit.distance)", "\"path\":\(Output.jsonString(hit.path))"]
+                // JSON holds text: a name that is not UTF-8 also comes as its bytes.
+                if !hit.rawPath.isValidUTF8 { fields.append("\"path_bytes\":\"\(hit.rawPath.hex)\"") }
                 fields.append("\"taken_at\":" + (hit.takenAt.map(Output.jsonString) ?? "null"))
                 fields.append("\"camera\":" + (hit.camera.map(Output.jsonString) ?? "null"))
                 Swift.print("{" + fields.joined(separator: ",") + "}")
             }
         } else {
             for hit in hits {
-                Swift.print(String(format: "%3d  %.4f  ", hit.rank, hit.distance) + hit.path)
+                // The path's own bytes, so that the line names the file.
+                let line = Array(String(format: "%3d  %.4f  ", hit.rank, hit.distance).utf8) + hit.rawPath.bytes + [0x0A]
+                FileHandle.standardOutput.write(Data(line))
             }
         }
     }
@@ -113,8 +117,14 @@ struct SimilarCommand: ParsableCommand {
     func run() throws {
         try reportingErrors {
             try results.search(database: database, model: modelOptions) { clip, library in
-                if let stored = try library.storedEmbedding(path: FileScan.canonicalPath(image)) { return stored }
-                let decoded = try ImageDecoder(applyEXIFOrientation: !ignoreExifOrientation).decode(contentsOf: URL(fileURLWithPath: image))
+                let path = CommandLine.rawArgument(image)
+                if let stored = try library.storedEmbedding(path: FileScan.canonicalPath(path)) { return stored }
+                let data: Data
+                switch path.readContents() {
+                case .success(let contents): data = contents
+                case .failure(let error): throw CLIError("cannot read \(image): \(error)")
+                }
+                let decoded = try ImageDecoder(applyEXIFOrientation: !ignoreExifOrientation).decode(data, name: image)
                 return try clip.embed(images: [decoded])[0]
             }
         }

@@ -28,11 +28,8 @@ struct DatabaseOptions: ParsableArguments {
         return Session(connection: connection, server: server, location: "embedded, \(server.dataDirectory)")
     }
 
-    /// The URL without its password, for `status`.
-    static func redacted(_ url: String) -> String {
-        url.replacingOccurrences(of: #"(://[^:/@]*:)[^@]*@"#, with: "$1***@", options: .regularExpression)
-            .replacingOccurrences(of: #"password\s*=\s*('([^'\\]|\\.)*'|\S+)"#, with: "password=***", options: .regularExpression)
-    }
+    /// The URL without its password, for `status` and messages.
+    static func redacted(_ url: String) -> String { ConnectionString(url).redacted }
 }
 
 /// `--model` and `--threads`.

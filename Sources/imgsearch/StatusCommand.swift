@@ -32,12 +32,17 @@ struct StatusCommand: ParsableCommand {
                 return
             }
             print("schema:    imgsearch, version \(Schema.version)")
+            let counts = try connection.execute("SELECT count(*), count(next_embedding) FROM imgsearch.images").rows[0]
             var modelLine = "model:     \(stored.name), \(stored.dimension)-d, fingerprint \(stored.fingerprint.prefix(12))"
             if let directory = ModelLocation.resolve(explicit: model) {
                 let given = try? ModelIdentity(directory: directory, dimension: stored.dimension)
                 modelLine += given?.fingerprint == stored.fingerprint ? " (matches \(directory))" : " (differs from \(directory))"
             }
-            print(modelLine)
+            print(modelLine + ", all \(counts[0] ?? "0") rows")
+            if let next = library.next {
+                print("re-embed:  to \(next.name), \(next.dimension)-d, fingerprint \(next.fingerprint.prefix(12)): "
+                    + "\(counts[1] ?? "0") of \(counts[0] ?? "0") rows done; `imgsearch index --model DIR --reembed` continues it")
+            }
             let row = try connection.execute("SELECT count(*), max(indexed_at)::text FROM imgsearch.images").rows[0]
             print("images:    \(row[0] ?? "0")" + (row[1].map { ", last indexed \($0)" } ?? ""))
             let index = try connection.execute("""

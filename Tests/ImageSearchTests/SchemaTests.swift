@@ -129,4 +129,34 @@ import Testing
         #expect(files.allSatisfy { $0.size == 3 && $0.modifiedMicros > 0 })
         #expect(errors.count == 1 && errors[0].path.hasSuffix("/missing") && errors[0].reason == "No such file or directory")
     }
+
+    @Test func overlappingRootsAreWalkedOnce() {
+        let roots = ["/p/2023", "/p", "/p", "/photos", "/p/2023/x.jpg", "/q/"].map(RawPath.init)
+        #expect(FileScan.outermost(roots) == ["/p", "/photos", "/q/"].map(RawPath.init))
+        #expect(FileScan.isInside("/p/a", "/p") && FileScan.isInside("/p", "/p") && !FileScan.isInside("/pa", "/p"))
+        #expect(FileScan.isInside("/x", "/"))
+    }
+
+    @Test func rawPathsKeepBytesThatAreNotUTF8() throws {
+        let latin1 = RawPath(bytes: Array("/photos/caf".utf8) + [0xE9] + Array(".png".utf8))
+        #expect(!latin1.isValidUTF8 && latin1.display == "/photos/caf\u{FFFD}.png")
+        #expect(latin1.byteaLiteral == "\\x2f70686f746f732f636166e92e706e67")
+        #expect(RawPath(byteaHex: latin1.byteaLiteral) == latin1 && RawPath(byteaHex: latin1.hex) == latin1)
+        #expect(RawPath(byteaHex: "\\x0") == nil && RawPath(byteaHex: "zz") == nil)
+        #expect(latin1.isInside(RawPath("/photos")) && !latin1.isInside(RawPath("/photo")))
+        #expect(RawPath("/").appending(Array("a".utf8)) == RawPath("/a"))
+        #expect(FileScan.isImageName(latin1) && !FileScan.isImageName(RawPath("/a.png/b")))
+        // A file whose name is not UTF-8 is found, named by its bytes, and readable.
+        let root = FileManager.default.temporaryDirectory.appendingPathComponent("raw-\(UUID().uuidString)").path
+        try FileManager.default.createDirectory(atPath: root, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(atPath: root) }
+        let file = RawPath(FileScan.canonicalPath(root)).appending([0xFF, 0x2E, 0x6A, 0x70, 0x67])  // "\xFF.jpg"
+        let descriptor = file.withCString { open($0, O_WRONLY | O_CREAT, 0o644) }
+        #expect(descriptor >= 0)
+        _ = write(descriptor, [UInt8]([1, 2, 3]), 3)
+        close(descriptor)
+        let (files, errors) = FileScan.scan(roots: [root])
+        #expect(files.map(\.raw) == [file] && errors.isEmpty)
+        #expect(try file.readContents().get() == Data([1, 2, 3]))
+    }
 }

@@ -13,6 +13,14 @@ import pytest
 ROOT = pathlib.Path(__file__).resolve().parents[2]
 CLIP_FIXTURES = ROOT / "Tests" / "CLIPTests" / "Fixtures"
 
+# The PostgreSQL to test against: scripts/pgcluster.sh takes its programs from
+# $PG_CONFIG (default: the pg_config on the PATH); the embedded server of
+# imgsearch must use the same installation, the one the extension was
+# installed into, so it is told through IMGSEARCH_PG_BINDIR.
+if os.environ.get("PG_CONFIG") and not os.environ.get("IMGSEARCH_PG_BINDIR"):
+    os.environ["IMGSEARCH_PG_BINDIR"] = subprocess.run(
+        [os.environ["PG_CONFIG"], "--bindir"], check=True, capture_output=True, text=True).stdout.strip()
+
 # The small random-weight CLIP model (docs/CLIP.md, model_a) as a complete
 # Hugging Face model directory: file name in the directory -> fixture path.
 FIXTURE_MODEL_FILES = {
