@@ -258,6 +258,7 @@ public final class Indexer {
 
         let connection = library.connection
         try connection.transaction {
+            try library.checkModelUnchanged()
             if !rows.isEmpty {
                 try connection.copyIn(Schema.copyIntoStaging, data: copy.bytes)
                 try connection.run(Schema.upsertFromStaging)

@@ -92,6 +92,25 @@ public final class Library {
         self.next = next
     }
 
+    /// Inside a transaction that writes embeddings: waits for a model switch
+    /// in progress (`index --reembed` holds SHARE ROW EXCLUSIVE on the table
+    /// while it switches) and refuses to write if one committed since this
+    /// library was opened, with the message opening it would have given.
+    /// Without it, such a batch failed on the column's new dimension
+    /// ("wrong number of dimensions for type vector(12)") for every file.
+    func checkModelUnchanged() throws {
+        guard let model else { return }
+        try connection.run("LOCK TABLE imgsearch.images IN ROW EXCLUSIVE MODE")
+        let meta = Dictionary(try connection.execute(
+            "SELECT key, value FROM imgsearch.meta WHERE key IN ('model_name', 'dimension', 'model_fingerprint')")
+            .rows.compactMap { row in row[0].flatMap { key in row[1].map { (key, $0) } } }, uniquingKeysWith: { a, _ in a })
+        guard let fingerprint = meta["model_fingerprint"], fingerprint != model.fingerprint else { return }
+        throw Error(description: "this database holds embeddings of model \(meta["model_name"] ?? "?") "
+            + "(\(meta["dimension"] ?? "?")-d, fingerprint \(fingerprint.prefix(12))) since a re-embed switched it during this run, "
+            + "but the model given is \(model.name) (\(model.dimension)-d, fingerprint \(model.fingerprint.prefix(12))); "
+            + "index again with the new model")
+    }
+
     /// The schema version a database records, nil when it has no imgsearch
     /// schema.
     static func storedVersion(_ connection: Connection) throws -> Int? {
