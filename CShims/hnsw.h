@@ -309,6 +309,23 @@ hnsw_compare_u64(const void *a, const void *b)
 	return x < y ? -1 : (x > y ? 1 : 0);
 }
 
+/*
+ * A growable array of node IDs or heap TIDs (as u64), in `context` (NULL:
+ * the current memory context at the first add). VACUUM keeps its sets of
+ * nodes in these, a vbase scan the heap TIDs it returned.
+ */
+typedef struct NodeSet
+{
+	VectorsNode *nodes;
+	int64		count;
+	int64		capacity;
+	MemoryContext context;
+} NodeSet;
+
+extern void hnsw_node_set_add(NodeSet *set, VectorsNode node);
+extern void hnsw_node_set_sort(NodeSet *set);	/* ascending, repeats dropped */
+extern bool hnsw_node_set_contains(const NodeSet *set, VectorsNode node);	/* sorted sets */
+
 /* Index options as stored in rd_options. */
 typedef struct HnswOptions
 {

@@ -306,6 +306,22 @@ check_parts(Relation index, HnswGraphScan *state)
 	return bad;
 }
 
+/* The record a SQL function about `index` returns, once `index` is known
+ * to be a vectors index. */
+static TupleDesc
+vectors_index_result(FunctionCallInfo fcinfo, Relation index, const char *function)
+{
+	TupleDesc	desc;
+
+	if (get_call_result_type(fcinfo, NULL, &desc) != TYPEFUNC_COMPOSITE)
+		elog(ERROR, "%s must return a record", function);
+	if (index->rd_rel->relam != get_index_am_oid("vectors", false))
+		ereport(ERROR,
+				(errcode(ERRCODE_WRONG_OBJECT_TYPE),
+				 errmsg("\"%s\" is not a vectors index", RelationGetRelationName(index))));
+	return desc;
+}
+
 PG_FUNCTION_INFO_V1(vectors_index_check);
 Datum
 vectors_index_check(PG_FUNCTION_ARGS)
@@ -324,12 +340,7 @@ vectors_index_check(PG_FUNCTION_ARGS)
 	Datum		values[6];
 	bool		nulls[6] = {0};
 
-	if (get_call_result_type(fcinfo, NULL, &desc) != TYPEFUNC_COMPOSITE)
-		elog(ERROR, "vectors_index_check must return a record");
-	if (index->rd_rel->relam != get_index_am_oid("vectors", false))
-		ereport(ERROR,
-				(errcode(ERRCODE_WRONG_OBJECT_TYPE),
-				 errmsg("\"%s\" is not a vectors index", RelationGetRelationName(index))));
+	desc = vectors_index_result(fcinfo, index, "vectors_index_check");
 	hnsw_read_metapage(index, &meta);
 
 	bad_links = hnsw_scan_graph(index, &state);
@@ -400,12 +411,7 @@ vectors_index_stat(PG_FUNCTION_ARGS)
 	Datum		segment;
 	StringInfoData options;
 
-	if (get_call_result_type(fcinfo, NULL, &desc) != TYPEFUNC_COMPOSITE)
-		elog(ERROR, "vectors_index_stat must return a record");
-	if (index->rd_rel->relam != get_index_am_oid("vectors", false))
-		ereport(ERROR,
-				(errcode(ERRCODE_WRONG_OBJECT_TYPE),
-				 errmsg("\"%s\" is not a vectors index", RelationGetRelationName(index))));
+	desc = vectors_index_result(fcinfo, index, "vectors_index_stat");
 	hnsw_handle_init(&handle, index);
 	nblocks = RelationGetNumberOfBlocks(index);
 	for (BlockNumber block = HNSW_METAPAGE_BLKNO + 1; block < nblocks; block++)

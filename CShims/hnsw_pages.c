@@ -94,6 +94,43 @@ hnsw_check_status(VectorsIndexHandle *handle, VectorsStatus status, const Vector
 		PG_END_TRY(); \
 	} while (0)
 
+/* ---- node sets ----------------------------------------------------------------- */
+
+void
+hnsw_node_set_add(NodeSet *set, VectorsNode node)
+{
+	if (set->count == set->capacity)
+	{
+		set->capacity = Max(1024, set->capacity * 2);
+		set->nodes = set->nodes
+			? repalloc_huge(set->nodes, sizeof(VectorsNode) * set->capacity)
+			: MemoryContextAllocHuge(set->context ? set->context : CurrentMemoryContext,
+									 sizeof(VectorsNode) * set->capacity);
+	}
+	set->nodes[set->count++] = node;
+}
+
+void
+hnsw_node_set_sort(NodeSet *set)
+{
+	int64		kept = 0;
+
+	if (set->count == 0)
+		return;
+	qsort(set->nodes, set->count, sizeof(VectorsNode), hnsw_compare_u64);
+	for (int64 i = 0; i < set->count; i++)
+		if (kept == 0 || set->nodes[kept - 1] != set->nodes[i])
+			set->nodes[kept++] = set->nodes[i];
+	set->count = kept;
+}
+
+bool
+hnsw_node_set_contains(const NodeSet *set, VectorsNode node)
+{
+	return set->count > 0 &&
+		bsearch(&node, set->nodes, set->count, sizeof(VectorsNode), hnsw_compare_u64) != NULL;
+}
+
 /* ---- operator class -> metric ------------------------------------------------ */
 
 /*

@@ -48,9 +48,7 @@ typedef struct HnswScanState
 	HnswScanPhase phase;
 	bool		continues;		/* vbase mode, as it was when the scan started */
 	float	   *query;			/* prepared */
-	uint64	   *returned;		/* heap TIDs returned by the stream (vbase) */
-	int64		returned_count;
-	int64		returned_capacity;
+	NodeSet		returned;		/* heap TIDs returned by the stream (vbase) */
 	Tuplesortstate *rest;		/* SCAN_REST: (distance, heap TID) by distance */
 	TupleTableSlot *slot;
 } HnswScanState;
@@ -98,6 +96,7 @@ hnsw_begin_scan(Relation index, int nkeys, int norderbys)
 		memset(scan->xs_orderbynulls, true, sizeof(bool) * norderbys);
 	}
 	state->context = AllocSetContextCreate(CurrentMemoryContext, "vectors scan", ALLOCSET_DEFAULT_SIZES);
+	state->returned.context = state->context;
 	state->sort_context = CurrentMemoryContext;
 	scan->opaque = state;
 	return scan;
@@ -117,8 +116,7 @@ hnsw_rescan(IndexScanDesc scan, ScanKey keys, int nkeys, ScanKey orderbys, int n
 	state->stream = NULL;
 	state->phase = SCAN_GRAPH;
 	state->query = NULL;
-	state->returned = NULL;
-	state->returned_count = state->returned_capacity = 0;
+	state->returned = (NodeSet) {.context = state->context};
 }
 
 /* Starts the stream for the scan's ORDER BY argument; false if there is none. */
@@ -156,20 +154,6 @@ start_stream(IndexScanDesc scan, HnswScanState *state)
 	return true;
 }
 
-/* Remembers a row the stream returned, so the final pass skips it. */
-static void
-remember_returned(HnswScanState *state, uint64 heap_tid)
-{
-	if (state->returned_count == state->returned_capacity)
-	{
-		state->returned_capacity = Max(1024, state->returned_capacity * 2);
-		state->returned = state->returned
-			? repalloc_huge(state->returned, sizeof(uint64) * state->returned_capacity)
-			: MemoryContextAllocHuge(state->context, sizeof(uint64) * state->returned_capacity);
-	}
-	state->returned[state->returned_count++] = heap_tid;
-}
-
 /*
  * The final pass of a vbase scan: every live element whose row the stream
  * did not return, sorted by distance. Elements are listed one page at a
@@ -191,7 +175,7 @@ start_rest(HnswScanState *state)
 	VectorsNode *nodes = palloc(sizeof(VectorsNode) * MaxOffsetNumber);
 
 	release_stream(state);		/* its memory is what the limit was about */
-	qsort(state->returned, state->returned_count, sizeof(uint64), hnsw_compare_u64);
+	hnsw_node_set_sort(&state->returned);
 
 	old = MemoryContextSwitchTo(state->sort_context);
 	desc = CreateTemplateTupleDesc(2);
@@ -220,8 +204,7 @@ start_rest(HnswScanState *state)
 			if (element == NULL || (element->flags & HNSW_ELEMENT_DELETED))
 				continue;
 			heap_tid = hnsw_tid_to_u64(&element->heap_tid);
-			if (state->returned_count > 0 &&
-				bsearch(&heap_tid, state->returned, state->returned_count, sizeof(uint64), hnsw_compare_u64) != NULL)
+			if (hnsw_node_set_contains(&state->returned, heap_tid))
 				continue;
 			nodes[count++] = hnsw_node(block, offset);
 		}
@@ -266,7 +249,7 @@ next_row(IndexScanDesc scan, HnswScanState *state, uint64_t *heap_tid, float *di
 		if (found)
 		{
 			if (state->continues)
-				remember_returned(state, *heap_tid);
+				hnsw_node_set_add(&state->returned, *heap_tid);	/* the final pass skips it */
 			return true;
 		}
 		if (!state->continues)

@@ -43,34 +43,11 @@
 #define vacuum_delay_point() vacuum_delay_point(false)
 #endif
 
-typedef struct NodeSet
-{
-	VectorsNode *nodes;
-	int64		count;
-	int64		capacity;
-} NodeSet;
-
-static void
-node_set_add(NodeSet *set, VectorsNode node)
-{
-	if (set->count == set->capacity)
-	{
-		set->capacity = Max(1024, set->capacity * 2);
-		set->nodes = set->nodes
-			? repalloc_huge(set->nodes, sizeof(VectorsNode) * set->capacity)
-			: MemoryContextAllocHuge(CurrentMemoryContext, sizeof(VectorsNode) * set->capacity);
-	}
-	set->nodes[set->count++] = node;
-}
-
 /* Called by Swift during repair: a plain lookup, no PostgreSQL calls. */
 static bool
 node_set_contains(void *context, VectorsNode node)
 {
-	NodeSet    *set = (NodeSet *) context;
-
-	return set->count > 0 &&
-		bsearch(&node, set->nodes, set->count, sizeof(VectorsNode), hnsw_compare_u64) != NULL;
+	return hnsw_node_set_contains((NodeSet *) context, node);
 }
 
 static HnswElementHeader *
@@ -97,9 +74,9 @@ census_page(VectorsIndexHandle *handle, PartCensus *census, Page page, BlockNumb
 
 		if (element != NULL)
 			for (int k = 0; k < census->parts; k++)
-				node_set_add(&census->named, hnsw_tid_to_u64(&HnswElementParts(element, census->m)[k]));
+				hnsw_node_set_add(&census->named, hnsw_tid_to_u64(&HnswElementParts(element, census->m)[k]));
 		else if (hnsw_tuple_on_page(handle, page, block, offset, HNSW_TAG_PART) != NULL)
-			node_set_add(&census->seen, hnsw_node(block, offset));
+			hnsw_node_set_add(&census->seen, hnsw_node(block, offset));
 	}
 }
 
@@ -160,9 +137,9 @@ mark_deleted(IndexVacuumInfo *info, VectorsIndexHandle *handle, IndexBulkDeleteR
 				}
 				continue;
 			}
-			node_set_add(deleted, hnsw_node(block, offset));
+			hnsw_node_set_add(deleted, hnsw_node(block, offset));
 			if (element->flags & HNSW_ELEMENT_LINKS_APART)
-				node_set_add(apart_links, hnsw_tid_to_u64(&element->links_tid));
+				hnsw_node_set_add(apart_links, hnsw_tid_to_u64(&element->links_tid));
 		}
 		if (ndead > 0)
 		{
@@ -285,7 +262,7 @@ free_element(VectorsIndexHandle *handle, Page page, BlockNumber block, OffsetNum
 		return;
 	/* Before any delete: deleting moves the other tuples' data. */
 	for (int k = 0; k < free_arg->census->parts; k++)
-		node_set_add(free_arg->parts, hnsw_tid_to_u64(&HnswElementParts(element, free_arg->census->m)[k]));
+		hnsw_node_set_add(free_arg->parts, hnsw_tid_to_u64(&HnswElementParts(element, free_arg->census->m)[k]));
 	/* An element's upper tuple is always stored on the element's page
 	 * (hnsw_tuple_on_page checked that). */
 	if (element->level > 0 &&
@@ -327,35 +304,20 @@ free_part(VectorsIndexHandle *handle, Page page, BlockNumber block, OffsetNumber
 		PageIndexTupleDeleteNoCompact(page, offset);
 }
 
-/* Sorts a set and drops repeats. */
-static void
-node_set_sort(NodeSet *set)
-{
-	int64		kept = 0;
-
-	if (set->count == 0)
-		return;
-	qsort(set->nodes, set->count, sizeof(VectorsNode), hnsw_compare_u64);
-	for (int64 i = 0; i < set->count; i++)
-		if (kept == 0 || set->nodes[kept - 1] != set->nodes[i])
-			set->nodes[kept++] = set->nodes[i];
-	set->count = kept;
-}
-
 /* Parts pass 1 saw that no element named then: candidates for freeing. */
 static void
 unnamed_parts(PartCensus *census, NodeSet *out)
 {
 	int64		j = 0;
 
-	node_set_sort(&census->seen);
-	node_set_sort(&census->named);
+	hnsw_node_set_sort(&census->seen);
+	hnsw_node_set_sort(&census->named);
 	for (int64 i = 0; i < census->seen.count; i++)
 	{
 		while (j < census->named.count && census->named.nodes[j] < census->seen.nodes[i])
 			j++;
 		if (j == census->named.count || census->named.nodes[j] != census->seen.nodes[i])
-			node_set_add(out, census->seen.nodes[i]);
+			hnsw_node_set_add(out, census->seen.nodes[i]);
 	}
 }
 
@@ -414,12 +376,12 @@ free_parts(IndexVacuumInfo *info, VectorsIndexHandle *handle, PartCensus *census
 {
 	NodeSet		doomed = {0};
 
-	node_set_sort(candidates);
+	hnsw_node_set_sort(candidates);
 	for (int64 c = 0; c < candidates->count; c++)
 	{
 		vacuum_delay_point();
 		if (!part_is_named(info, handle, census, candidates->nodes[c]))
-			node_set_add(&doomed, candidates->nodes[c]);
+			hnsw_node_set_add(&doomed, candidates->nodes[c]);
 	}
 	free_on_pages(info, handle, &doomed, free_part, NULL);
 	if (doomed.nodes)
@@ -607,7 +569,7 @@ hnsw_bulk_delete(IndexVacuumInfo *info, IndexBulkDeleteResult *stats,
 	if (deleted.count > 0)
 	{
 		repair(info, &handle, &deleted, best_live, best_level);
-		node_set_sort(&apart_links);
+		hnsw_node_set_sort(&apart_links);
 		free_on_pages(info, &handle, &apart_links, free_links, NULL);
 		free_deleted(info, &handle, &deleted, &census, &parts);
 	}

@@ -239,8 +239,8 @@ public final class MemoryGraph: GraphWriter, @unchecked Sendable {
 
     /// Off while `linkAll` links on several threads; `reconnectUnreachable`
     /// turns it on. Only for single-threaded use when on: `updateNeighbors`
-    /// then runs its closure without the list's lock, because keeping a
-    /// link reads other nodes' lists, and a thread may hold one lock only.
+    /// then runs its closure without the list's lock, because keeping pinned
+    /// links reads the list's pins (`pinnedNeighbors` takes that same lock).
     public var keepsIncomingLinks = false
 
     /// For each node, the node whose pinned layer-0 link reaches it, or -1
