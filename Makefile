@@ -23,13 +23,13 @@ SWIFT ?= swift
 MODULE_big = vectors
 OBJS = CShims/vectors.o CShims/vector_io.o CShims/vector_ops.o \
 	CShims/hnsw_am.o CShims/hnsw_pages.o CShims/hnsw_build.o CShims/hnsw_insert.o \
-	CShims/hnsw_scan.o CShims/hnsw_vacuum.o CShims/hnsw_check.o
+	CShims/hnsw_scan.o CShims/hnsw_vacuum.o CShims/hnsw_check.o CShims/compat.o
 MODULEDIR = extension
 DATA = sql/vectors.control $(wildcard sql/vectors--*.sql)
 PG_CPPFLAGS = -I$(CURDIR)/CShims -I$(CURDIR)/CShims/include
 # SQL regression tests: Tests/sql/NAME.sql against Tests/expected/NAME.out.
 REGRESS = vector_extension vector_type vector_input_errors vector_operators \
-	vector_ordering vector_casts vector_aggregates hnsw_index hnsw_large vbase pgvecto_compat
+	vector_ordering vector_casts vector_aggregates hnsw_index hnsw_large vbase pgvecto_compat pgvector_compat
 REGRESS_OPTS = --inputdir=Tests
 
 SWIFT_SCRATCH = $(CURDIR)/.build

@@ -352,6 +352,13 @@ struct VectorsIndexHandle
 	ErrorData  *error;			/* set when a page function caught an ERROR */
 };
 
+/* The access method's name and the settings other files name. */
+#define VECTORS_ACCESS_METHOD				"vectors"
+#define VECTORS_GUC_HNSW_EF_SEARCH			"vectors.hnsw_ef_search"
+#define VECTORS_GUC_SEARCH_MODE				"vectors.search_mode"
+#define VECTORS_GUC_IVF_NPROBE				"vectors.ivf_nprobe"
+#define VECTORS_GUC_PGVECTOR_COMPATIBILITY	"vectors.pgvector_compatibility"
+
 /* vectors.search_mode */
 #define VECTORS_SEARCH_BASIC	0
 #define VECTORS_SEARCH_VBASE	1
@@ -369,6 +376,9 @@ extern int	vectors_vbase_memory_multiplier;
 extern void hnsw_init(void);
 /* build_threads (may be NULL): [optimizing] optimizing_threads, 0 if not given */
 extern void hnsw_read_options(Relation index, int *m, int *ef_construction, int *build_threads);
+
+/* compat.c */
+extern void compat_init(void);
 
 /* hnsw_pages.c */
 extern void hnsw_handle_init(VectorsIndexHandle *handle, Relation index);

@@ -37,7 +37,6 @@ bool		vectors_enable_index = true;
  * those for index kinds this extension does not have yet change nothing.
  */
 static bool vectors_enable_prefilter = false;
-static bool vectors_pgvector_compatibility = false;
 static int	vectors_ivf_nprobe = VECTORS_DEFAULT_IVF_NPROBE;
 static int	vectors_sq_rerank_size = 0;
 static int	vectors_pq_rerank_size = 0;
@@ -57,7 +56,7 @@ define_accepted_settings(void)
 		int			min;
 		int			max;
 	}			integers[] = {
-		{"vectors.ivf_nprobe", "Lists an IVF index scan visits (pgvecto.rs; no IVF index yet).",
+		{VECTORS_GUC_IVF_NPROBE, "Lists an IVF index scan visits (pgvecto.rs; no IVF index yet).",
 		&vectors_ivf_nprobe, 1, VECTORS_MAX_IVF_NPROBE},
 		{"vectors.sq_rerank_size", "Candidates re-ranked after a scalar-quantized search, 0 = automatic (pgvecto.rs; no quantized index yet).",
 		&vectors_sq_rerank_size, 0, VECTORS_MAX_RERANK_SIZE},
@@ -74,8 +73,6 @@ define_accepted_settings(void)
 	}			booleans[] = {
 		{"vectors.enable_prefilter", "pgvecto.rs's prefiltering; here every scan streams rows and the executor filters them (vbase), so no row a filter accepts is lost either way.",
 		&vectors_enable_prefilter},
-		{"vectors.pgvector_compatibility", "pgvecto.rs's pgvector compatibility mode (not available yet: accepted, changes nothing).",
-		&vectors_pgvector_compatibility},
 		{"vectors.sq_fast_scan", "Fast scan of scalar-quantized codes (pgvecto.rs; no quantized index yet).", &vectors_sq_fast_scan},
 		{"vectors.pq_fast_scan", "Fast scan of product-quantized codes (pgvecto.rs; no quantized index yet).", &vectors_pq_fast_scan},
 		{"vectors.rq_fast_scan", "Fast scan of RaBitQ codes (pgvecto.rs; no quantized index yet).", &vectors_rq_fast_scan},
@@ -131,13 +128,13 @@ hnsw_init(void)
 						 "Index options in pgvecto.rs's TOML form ([indexing.hnsw] m, ef_construction)",
 						 NULL, validate_options_string, AccessExclusiveLock);
 
-	DefineCustomIntVariable("vectors.hnsw_ef_search",
+	DefineCustomIntVariable(VECTORS_GUC_HNSW_EF_SEARCH,
 							"Search breadth of HNSW index scans (candidates kept per query).",
 							"In basic mode also the most rows one index scan returns.",
 							&vectors_ef_search, VECTORS_HNSW_DEFAULT_EF_SEARCH,
 							VECTORS_HNSW_MIN_EF_SEARCH, VECTORS_HNSW_MAX_EF_SEARCH,
 							PGC_USERSET, 0, NULL, NULL, NULL);
-	DefineCustomEnumVariable("vectors.search_mode",
+	DefineCustomEnumVariable(VECTORS_GUC_SEARCH_MODE,
 							 "How HNSW index scans produce rows: basic or vbase.",
 							 "basic returns at most vectors.hnsw_ef_search rows; vbase streams rows until the query stops asking.",
 							 &vectors_search_mode, VECTORS_SEARCH_VBASE, search_modes,
@@ -152,6 +149,7 @@ hnsw_init(void)
 							 "Off: the planner uses any other plan it can, as with enable_indexscan.",
 							 &vectors_enable_index, true, PGC_USERSET, 0, NULL, NULL, NULL);
 	define_accepted_settings();
+	compat_init();
 #if PG_VERSION_NUM >= 150000
 	MarkGUCPrefixReserved("vectors");
 #else
